@@ -1,0 +1,28 @@
+# Two commands on a fresh machine: `make demo` runs the pipeline on the embedded default, `make test` runs the tests.
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+export HF_HUB_OFFLINE := 1
+
+.PHONY: demo test lint repro clean
+
+$(VENV)/installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+demo: $(VENV)/installed
+	bash demo/run.sh
+
+test: $(VENV)/installed
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/installed
+	$(BIN)/ruff check .
+
+repro: $(VENV)/installed
+	$(BIN)/dvc repro
+
+clean:
+	rm -rf .demo

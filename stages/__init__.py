@@ -1,0 +1,1 @@
+"""Pipeline stages: each runs standalone as `python stages/NAME.py` from the project root."""

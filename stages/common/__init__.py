@@ -1,0 +1,7 @@
+"""Helpers shared by the pipeline stages: params, errors, files, data, checkpoints, model input."""
+
+import os
+
+# transformers' TF models are Keras 2 models: select tf-keras before anything imports TensorFlow.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

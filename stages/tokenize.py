@@ -1,0 +1,120 @@
+"""Stage `tokenize`: split CSVs -> cached token arrays under data/tokens/.
+
+Reads params `model.checkpoint` and `tokenize.*`. Per split it writes input_ids.npy (padded to
+max_length, in the smallest dtype that holds the vocabulary), lengths.npy and labels.npy, loadable
+with np.load(..., mmap_mode="r"); meta.json describes them. Works in chunks of `tokenize.chunk_size`
+reviews into memory-mapped arrays, so memory stays bounded whatever the corpus size.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `python stages/NAME.py` puts stages/ first on sys.path, where tokenize.py would shadow the
+# standard library's tokenize: import from the project root instead.
+if sys.path[0] == str(Path(__file__).resolve().parent):
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import logging
+
+import numpy as np
+import pandas as pd
+from numpy.lib.format import open_memmap
+from tqdm import tqdm
+
+from stages.common.checkpoint import load_tokenizer
+from stages.common.errors import PipelineError, run_stage
+from stages.common.files import atomic_path, read_json, write_json
+from stages.common.params import TokenizeParams, load_params
+from stages.common.tokens import TOKENS_DIR, head_tail_sizes, id_dtype, truncate
+
+SPLIT_DIR = Path("data/split")
+SPLITS = ("train", "validation", "test")
+log = logging.getLogger("tokenize")
+
+
+def tokenize_split(csv: Path, out: Path, tokenizer, params: TokenizeParams) -> np.ndarray:
+    """Write one split's arrays under `out`; return the untruncated token counts (special tokens included)."""
+    rows = sum(len(chunk) for chunk in _chunks(csv, params.chunk_size))
+    num_special = num_special_tokens(tokenizer)
+    budget = params.max_length - num_special
+    if budget < 2:
+        raise PipelineError(f"params.yaml: tokenize.max_length {params.max_length} leaves no room for text")
+    head_size, _ = head_tail_sizes(params.max_length, num_special)
+    out.mkdir(parents=True)
+    input_ids = open_memmap(out / "input_ids.npy", mode="w+", dtype=id_dtype(len(tokenizer)),
+                            shape=(rows, params.max_length))
+    lengths = open_memmap(out / "lengths.npy", mode="w+", dtype=np.int32, shape=(rows,))
+    labels = open_memmap(out / "labels.npy", mode="w+", dtype=np.int8, shape=(rows,))
+    full_lengths = np.zeros(rows, dtype=np.int64)
+    input_ids[:] = tokenizer.pad_token_id
+    start = 0
+    with tqdm(total=rows, desc=f"tokenize {csv.stem}", unit="review") as progress:
+        for chunk in _chunks(csv, params.chunk_size):
+            encoded = tokenizer(chunk["text"].tolist(), add_special_tokens=False, return_attention_mask=False,
+                                return_token_type_ids=False, verbose=False)["input_ids"]
+            for offset, ids in enumerate(encoded):
+                kept = tokenizer.build_inputs_with_special_tokens(
+                    truncate(ids, budget, params.truncation, head_size))
+                input_ids[start + offset, :len(kept)] = kept
+                lengths[start + offset] = len(kept)
+                full_lengths[start + offset] = len(ids) + num_special
+            labels[start:start + len(chunk)] = chunk["label"].to_numpy()
+            start += len(chunk)
+            progress.update(len(chunk))
+    for array in (input_ids, lengths, labels):
+        array.flush()
+    return full_lengths
+
+
+def num_special_tokens(tokenizer) -> int:
+    """Special tokens added to one sequence ([CLS] and [SEP] for BERT), counted from what is built."""
+    return len(tokenizer.build_inputs_with_special_tokens([]))
+
+
+def _chunks(csv: Path, chunk_size: int):
+    if not csv.is_file():
+        raise PipelineError(f"{csv}: not found; run `dvc repro split` first")
+    return pd.read_csv(csv, chunksize=chunk_size, dtype={"text": str, "label": np.int8}, keep_default_na=False)
+
+
+def _length_summary(full_lengths: np.ndarray, max_length: int) -> dict:
+    if len(full_lengths) == 0:
+        return {"rows": 0}
+    percentiles = np.percentile(full_lengths, [50, 90, 95, 99]).round().astype(int).tolist()
+    return {"rows": len(full_lengths), "mean_tokens": round(float(full_lengths.mean()), 1),
+            "max_tokens": int(full_lengths.max()),
+            "percentile_tokens": dict(zip(("p50", "p90", "p95", "p99"), percentiles, strict=True)),
+            "share_truncated": round(float((full_lengths > max_length).mean()), 4)}
+
+
+def main() -> None:
+    params = load_params()
+    settings = params.tokenize
+    tokenizer = load_tokenizer(params.model.checkpoint)
+    splits = [name for name in SPLITS if (SPLIT_DIR / f"{name}.csv").is_file()]
+    summaries = {}
+    with atomic_path(TOKENS_DIR) as out:
+        for name in splits:
+            full_lengths = tokenize_split(SPLIT_DIR / f"{name}.csv", out / name, tokenizer, settings)
+            summaries[name] = _length_summary(full_lengths, settings.max_length)
+        write_json(out / "meta.json", {
+            "checkpoint": params.model.checkpoint,
+            "tokenizer": type(tokenizer).__name__,
+            "vocab_size": len(tokenizer),
+            "dtype": str(id_dtype(len(tokenizer))),
+            "max_length": settings.max_length,
+            "truncation": settings.truncation,
+            "head_tail_sizes": list(head_tail_sizes(settings.max_length, num_special_tokens(tokenizer))),
+            "pad_token_id": tokenizer.pad_token_id,
+            "model_input_names": list(tokenizer.model_input_names),
+            "labels": read_json(SPLIT_DIR / "labels.json"),
+            "splits": summaries,
+        })
+    for name, summary in summaries.items():
+        log.info("%s: %s", name, summary)
+
+
+if __name__ == "__main__":
+    run_stage(main)

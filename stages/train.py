@@ -1,0 +1,111 @@
+"""Stage `train`: fine-tune a TF sequence classifier on the cached tokens.
+
+Reads params `model.*` and `train.*`. Validates on the validation split every epoch, logs the curves
+with DVCLive to metrics/train/, and saves models/model/ (weights, config with the labels, tokenizer)
+with save_pretrained, so the directory is itself a checkpoint.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `python stages/NAME.py` puts stages/ first on sys.path, where tokenize.py would shadow the
+# standard library's tokenize: import from the project root instead.
+if sys.path[0] == str(Path(__file__).resolve().parent):
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import logging
+
+from stages.common.checkpoint import load_classifier, load_tokenizer
+from stages.common.errors import run_stage
+from stages.common.files import atomic_path
+from stages.common.inputs import BatchSource
+from stages.common.params import TrainParams, load_params
+from stages.common.tokens import load_meta, load_split
+
+MODEL_DIR = "models/model"
+LIVE_DIR = "metrics/train"
+log = logging.getLogger("train")
+
+
+def make_optimizer(params: TrainParams, total_steps: int):
+    """The tutorial's Adam, or AdamW with linear warm-up and decay (transformers' create_optimizer)."""
+    import tensorflow as tf
+
+    if params.optimizer == "adam":
+        return tf.keras.optimizers.Adam(learning_rate=params.learning_rate, epsilon=params.epsilon,
+                                        clipnorm=params.clipnorm)
+    from transformers import create_optimizer
+
+    optimizer, _ = create_optimizer(init_lr=params.learning_rate, num_train_steps=total_steps,
+                                    num_warmup_steps=round(total_steps * params.warmup_ratio),
+                                    adam_epsilon=params.epsilon, adam_clipnorm=params.clipnorm,
+                                    weight_decay_rate=params.weight_decay)
+    return optimizer
+
+
+def configure_tensorflow(params: TrainParams) -> bool:
+    """Seeds, determinism, and the GPU-only options; return whether a GPU is visible."""
+    import tensorflow as tf
+
+    tf.keras.utils.set_random_seed(params.seed)
+    if params.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    on_gpu = bool(tf.config.list_physical_devices("GPU"))
+    if params.mixed_precision and on_gpu:
+        tf.keras.mixed_precision.set_global_policy("mixed_float16")
+    for name, wanted in (("mixed_precision", params.mixed_precision), ("jit_compile", params.jit_compile)):
+        if wanted and not on_gpu:
+            log.info("train.%s is ignored: no GPU is visible", name)
+    return on_gpu
+
+
+def main() -> None:
+    import tensorflow as tf
+    from dvclive import Live
+    from dvclive.keras import DVCLiveCallback
+
+    params = load_params()
+    settings = params.train
+    on_gpu = configure_tensorflow(settings)
+    meta = load_meta()
+    sources = {
+        name: BatchSource(load_split(name), meta["model_input_names"], settings.batch_size,
+                          shuffle_seed=settings.seed if name == "train" else None,
+                          group_by_length=settings.group_by_length or name != "train",
+                          pad_to_max_length=settings.pad_to_max_length,
+                          pad_to_multiple_of=settings.pad_to_multiple_of)
+        for name in ("train", "validation")
+    }
+    validation = sources["validation"].dataset() if len(sources["validation"]) else None
+    model = load_classifier(params.model.checkpoint, meta["labels"], params.model.init)
+    model.compile(optimizer=make_optimizer(settings, len(sources["train"]) * settings.epochs),
+                  loss=tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=[tf.keras.metrics.SparseCategoricalAccuracy("accuracy")],
+                  jit_compile=settings.jit_compile and on_gpu)
+
+    live = Live(LIVE_DIR, dvcyaml=None, save_dvc_exp=False, report=None)
+    callbacks: list = [DVCLiveCallback(live=live)]
+    best = None
+    if validation is not None and (settings.keep_best or settings.early_stopping_patience is not None):
+        patience = settings.early_stopping_patience or settings.epochs
+        best = tf.keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=settings.keep_best)
+        callbacks.insert(0, best)
+    log.info("training on %d reviews in %d batches of %d for %d epochs", len(sources["train"].split.labels),
+             len(sources["train"]), settings.batch_size, settings.epochs)
+    model.fit(sources["train"].dataset(), validation_data=validation, epochs=settings.epochs,
+              callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+    if best is not None and settings.keep_best:
+        live.summary["best_epoch"] = best.best_epoch + 1
+        live.make_summary()
+        log.info("kept the weights of epoch %d (lowest val_loss)", best.best_epoch + 1)
+
+    with atomic_path(MODEL_DIR) as out:
+        model.save_pretrained(out)
+        load_tokenizer(params.model.checkpoint).save_pretrained(out)
+    log.info("saved %s", MODEL_DIR)
+
+
+if __name__ == "__main__":
+    run_stage(main)
