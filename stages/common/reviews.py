@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import re
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -71,7 +72,14 @@ def _parse(path: Path) -> pd.DataFrame:
     if b";" in header and b"," not in header:
         raise PipelineError(f"{path}: the header is separated by semicolons; save the file comma-separated")
     try:
-        return pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        with warnings.catch_warnings():
+            # Rows with more fields than the header would otherwise be read with data lost.
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            return pd.read_csv(io.BytesIO(raw), encoding="utf-8-sig", dtype=str, keep_default_na=False,
+                               index_col=False)
+    except pd.errors.ParserWarning:
+        raise PipelineError(f"{path}: rows have more fields than the header; quote reviews that contain "
+                            f"commas") from None
     except pd.errors.ParserError as error:
         message = str(error).removeprefix("Error tokenizing data. C error: ")
         if match := re.search(r"EOF inside string starting at row (\d+)", message):

@@ -1,0 +1,121 @@
+"""Shared fixtures: offline guard, tiny checkpoints, scratch copies of the project for DVC runs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+import stages.common  # noqa: F401  (selects tf-keras before TensorFlow is imported)
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+SHARED_CSV = SHARED / "data" / "imdb" / "IMDB Dataset.csv"
+SHARED_MINILM = SHARED / "models" / "minilm-l6-h384-uncased"
+requires_shared = pytest.mark.skipif(
+    not (SHARED_CSV.is_file() and SHARED_MINILM.is_dir()),
+    reason=f"needs the real reviews and MiniLM checkpoint at {SHARED} (CI has them)")
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    """Fail any outbound connection, so nothing silently reaches for a hub."""
+    connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1") or "/" in host):
+            raise OSError(f"network access blocked in tests: {address}")
+        return connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+TEST_CORPUS = [
+    "A wonderful film with a great cast and a moving story.",
+    "A dull, boring movie; the plot makes no sense and the acting is bad.",
+    "The director's best work: funny, warm and beautifully shot.",
+    "I hated every minute of this terrible, lazy sequel.",
+    "An average thriller with one good scene and a weak ending.",
+] * 20
+
+
+def make_tiny_checkpoint(folder: Path, vocab_size: int = 200) -> Path:
+    """A tiny random-weight BERT: WordPiece vocab trained here with `tokenizers`, config, TF weights."""
+    from tokenizers import BertWordPieceTokenizer, processors
+    from transformers import BertConfig, BertTokenizerFast, TFBertForSequenceClassification
+
+    wordpiece = BertWordPieceTokenizer(lowercase=True)
+    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    wordpiece.train_from_iterator(TEST_CORPUS, vocab_size=vocab_size, special_tokens=specials, show_progress=False)
+    wordpiece.post_processor = processors.BertProcessing(("[SEP]", wordpiece.token_to_id("[SEP]")),
+                                                         ("[CLS]", wordpiece.token_to_id("[CLS]")))
+    tokenizer = BertTokenizerFast(tokenizer_object=wordpiece._tokenizer, pad_token="[PAD]", unk_token="[UNK]",
+                                  cls_token="[CLS]", sep_token="[SEP]", mask_token="[MASK]")
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                        intermediate_size=64, max_position_embeddings=128, num_labels=2)
+    model = TFBertForSequenceClassification(config)
+    model(model.dummy_inputs)
+    model.save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def project_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, check=True).stdout.decode().split("\0")
+    return [name for name in listed if name and (ROOT / name).is_file()]
+
+
+def copy_project(dest: Path, params: dict | None = None, git: bool = True) -> Path:
+    """A scratch copy of the project (what git tracks or would track), optionally with new params, as a git repo."""
+    for name in project_files():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, dest / name)
+    if params is not None:
+        (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    if git:
+        run(["git", "init", "-q"], dest)
+        run(["git", "add", "-A"], dest)
+        run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "copy"], dest)
+    return dest
+
+
+def demo_params(**changes: dict) -> dict:
+    """demo/params.yaml with some groups' keys replaced, e.g. demo_params(train={"epochs": 1})."""
+    params = yaml.safe_load((ROOT / "demo" / "params.yaml").read_text())
+    for group, values in changes.items():
+        params[group].update(values)
+    return params
+
+
+def run(command: list[str], cwd: Path, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+    """Run a command with the venv's python first on PATH (DVC stages call `python`)."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1", "PYTHONWARNINGS": "ignore"}
+    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if check and result.returncode != 0:
+        raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
+def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    return run([sys.executable, "-m", "dvc", *args], cwd, check=check)
+
+
+def stage(name: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
+    return run([sys.executable, f"stages/{name}.py"], cwd, check=check)

@@ -1,0 +1,65 @@
+"""params.yaml is read in one place and checked: unknown keys, missing keys, wrong types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages.common.errors import PipelineError
+from stages.common.params import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("path", ["params.yaml", "demo/params.yaml"])
+def test_shipped_params_load(path):
+    params = load_params(ROOT / path)
+    assert params.data.labels == ["negative", "positive"]
+    assert params.data.test_size == 0.2 and params.data.seed == 13
+
+
+def test_defaults_are_the_reference_recipe():
+    params = load_params(ROOT / "params.yaml")
+    assert params.model.checkpoint == "bert-base-cased" and params.data.raw_csv == "data/raw/IMDB Dataset.csv"
+    train = params.train
+    assert (train.optimizer, train.learning_rate, train.epsilon, train.clipnorm) == ("adam", 3e-5, 1e-8, 1.0)
+    assert (train.batch_size, train.epochs) == (32, 3)
+    assert params.tokenize.max_length == 512
+
+
+def _write(tmp_path: Path, change) -> Path:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    change(params)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+BAD_PARAMS = {
+    "learning_rate_not_a_number": (lambda p: p["train"].update(learning_rate="fast"),
+                                   "train.learning_rate is 'fast'; expected a number"),
+    "misspelt_key": (lambda p: p["train"].update(epoch=3), "unknown key 'train.epoch'; did you mean 'train.epochs'?"),
+    "missing_key": (lambda p: p["data"].pop("seed"), "missing key 'data.seed'"),
+    "bool_for_int": (lambda p: p["train"].update(epochs=True), "train.epochs is True; expected a whole number"),
+    "unknown_choice": (lambda p: p["tokenize"].update(truncation="middle"),
+                       "tokenize.truncation is 'middle'; expected one of head, tail, head_tail"),
+    "group_not_mapping": (lambda p: p.update(train=[1, 2]), "train must be a mapping"),
+    "labels_not_list": (lambda p: p["data"].update(labels="negative"), "data.labels must be a list of strings"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_PARAMS, ids=list(BAD_PARAMS))
+def test_bad_params_name_the_key(tmp_path, case):
+    change, message = BAD_PARAMS[case]
+    with pytest.raises(PipelineError) as error:
+        load_params(_write(tmp_path, change))
+    assert message in str(error.value)
+
+
+def test_numbers_written_in_yaml_1_2_style_are_accepted(tmp_path):
+    # DVC (`dvc exp run -S train.learning_rate=1e-4`) writes 1e-4, which PyYAML reads as a string.
+    path = tmp_path / "params.yaml"
+    path.write_text((ROOT / "params.yaml").read_text().replace("learning_rate: 3.0e-5", "learning_rate: 1e-4"))
+    assert load_params(path).train.learning_rate == 1e-4

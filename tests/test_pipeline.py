@@ -1,0 +1,90 @@
+"""The pipeline as users drive it: dvc repro, no-op reruns, partial reruns, metrics, params, plots, experiments."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+
+import pytest
+import yaml
+from conftest import copy_project, demo_params, dvc
+
+STAGES = ["split", "tokenize", "train", "evaluate"]
+
+
+def stages_run(output: str) -> list[str]:
+    return re.findall(r"Running stage '(\w+)'", output)
+
+
+def set_param(project, group: str, key: str, value) -> None:
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params[group][key] = value
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    project = copy_project(tmp_path_factory.mktemp("pipeline"), demo_params(train={"epochs": 2}))
+    result = dvc("repro", cwd=project)
+    assert stages_run(result.stdout) == STAGES, result.stdout
+    return project
+
+
+def test_repro_runs_all_stages_and_writes_every_output(project):
+    for path in ("data/split/train.csv", "data/tokens/meta.json", "models/model/tf_model.h5",
+                 "models/model/config.json", "models/model/tokenizer.json", "metrics/data.json",
+                 "metrics/train/metrics.json", "metrics/eval.json", "metrics/plots/confusion.json",
+                 "metrics/plots/roc.json", "metrics/misclassified.csv"):
+        assert (project / path).is_file(), path
+    config = json.loads((project / "models/model/config.json").read_text())
+    assert config["id2label"] == {"0": "negative", "1": "positive"}
+    assert len(list((project / "metrics/train/plots/metrics/eval").glob("*.tsv"))) == 2
+
+
+def test_second_repro_does_nothing(project):
+    assert stages_run(dvc("repro", cwd=project).stdout) == []
+    assert "up to date" in dvc("status", cwd=project).stdout
+
+
+def test_metrics_show_lists_the_test_metrics(project):
+    shown = json.loads(dvc("metrics", "show", "--json", cwd=project).stdout)
+    metrics = next(iter(shown.values()))["data"]
+    evaluation = metrics["metrics/eval.json"]["data"]
+    assert set(evaluation) == {"examples", "accuracy", "precision", "recall", "f1", "roc_auc", "loss"}
+    assert evaluation["examples"] == metrics["metrics/data.json"]["data"]["splits"]["test"]["rows"]
+    assert "eval.loss" in dvc("metrics", "show", cwd=project).stdout
+
+
+def test_plots_show_renders_the_curves_and_the_confusion_matrix(project):
+    out = project / "plots_out"
+    dvc("plots", "show", "-o", str(out), cwd=project)
+    html = (out / "index.html").read_text()
+    for title in ("Loss", "Accuracy", "Confusion matrix (test)", "ROC (test)", "Precision-recall (test)"):
+        assert title in html
+
+
+def test_a_training_param_reruns_train_and_evaluate_only(project):
+    set_param(project, "train", "learning_rate", 2.0e-3)
+    diff = dvc("params", "diff", "--json", cwd=project).stdout
+    change = json.loads(diff)["params.yaml"]["train.learning_rate"]
+    assert (change["old"], change["new"]) == (1.0e-3, 2.0e-3)
+    status = json.loads(dvc("status", "--json", cwd=project).stdout)
+    assert set(status) == {"train"}
+    assert stages_run(dvc("repro", cwd=project).stdout) == ["train", "evaluate"]
+    assert "metrics/eval.json" in dvc("metrics", "diff", cwd=project).stdout
+
+
+def test_a_tokenize_param_reruns_tokenize_train_and_evaluate(project):
+    set_param(project, "tokenize", "max_length", 64)
+    assert stages_run(dvc("repro", cwd=project).stdout) == ["tokenize", "train", "evaluate"]
+    assert json.loads((project / "data/tokens/meta.json").read_text())["max_length"] == 64
+
+
+def test_experiments_run_and_show(project):
+    dvc("exp", "run", "-S", "train.epochs=1", "-n", "one-epoch", cwd=project)
+    rows = list(csv.DictReader(io.StringIO(dvc("exp", "show", "--csv", cwd=project).stdout)))
+    experiment = next(row for row in rows if row["Experiment"] == "one-epoch")
+    assert experiment["train.epochs"] == "1"
+    assert 0 <= float(experiment["accuracy"]) <= 1 and experiment["eval.loss"]

@@ -1,0 +1,99 @@
+"""Stage `tokenize`: truncation modes, dtype choice, cached arrays that match the tokenizer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import copy_project, demo_params, stage
+
+from stages.common.checkpoint import load_tokenizer
+from stages.common.params import TokenizeParams
+from stages.common.tokens import head_tail_sizes, id_dtype, load_split, truncate
+from stages.tokenize import tokenize_split
+
+
+def test_head_tail_keeps_128_and_382_tokens_at_512():
+    assert head_tail_sizes(512, 2) == (128, 382)
+    head, tail = head_tail_sizes(128, 2)
+    assert head + tail == 126 and 0 < head < tail
+
+
+@pytest.mark.parametrize("mode, expected", [
+    ("head", list(range(6))), ("tail", list(range(14, 20))), ("head_tail", [0, 1, 16, 17, 18, 19])])
+def test_truncation_modes(mode, expected):
+    assert truncate(list(range(20)), budget=6, mode=mode, head_size=2) == expected
+    assert truncate(list(range(4)), budget=6, mode=mode, head_size=2) == list(range(4))
+
+
+def test_id_dtype_is_the_smallest_that_holds_the_vocabulary():
+    assert id_dtype(30522) == np.uint16 and id_dtype(65536) == np.uint16
+    assert id_dtype(65537) == np.int32 and id_dtype(250002) == np.int32
+
+
+def _write_split(path, texts):
+    pd.DataFrame({"source_row": range(2, len(texts) + 2), "text": texts,
+                  "label": [i % 2 for i in range(len(texts))]}).to_csv(path, index=False)
+
+
+@pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
+def test_cached_arrays_match_the_tokenizer(tmp_path, tiny_checkpoint, truncation):
+    tokenizer = load_tokenizer(str(tiny_checkpoint))
+    texts = ["a great film", "a dull boring movie " * 30, "funny, warm and beautifully shot " * 3, "bad"]
+    _write_split(tmp_path / "train.csv", texts)
+    params = TokenizeParams(max_length=16, truncation=truncation, chunk_size=3)
+    full = tokenize_split(tmp_path / "train.csv", tmp_path / "tokens" / "train", tokenizer, params)
+    split = load_split("train", tmp_path / "tokens")
+    assert split.input_ids.dtype == np.uint16 and split.input_ids.shape == (4, 16)
+    assert isinstance(split.input_ids, np.memmap)
+    assert split.labels.tolist() == [0, 1, 0, 1]
+    for row, text in enumerate(texts):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        assert full[row] == len(ids) + 2
+        kept = tokenizer.build_inputs_with_special_tokens(truncate(ids, 14, truncation, head_tail_sizes(16, 2)[0]))
+        length = split.lengths[row]
+        assert split.input_ids[row, :length].tolist() == kept
+        assert (split.input_ids[row, length:] == tokenizer.pad_token_id).all()
+    if truncation == "head":  # the tutorial's encoding, for a review that fits and one that does not
+        reference = tokenizer(texts, truncation=True, max_length=16, padding="max_length")["input_ids"]
+        assert split.input_ids.tolist() == reference
+
+
+def test_a_one_megabyte_review_is_truncated_like_any_other(tmp_path, tiny_checkpoint):
+    tokenizer = load_tokenizer(str(tiny_checkpoint))
+    _write_split(tmp_path / "train.csv", ["a wonderful film " * 60_000, "bad"])
+    assert (tmp_path / "train.csv").stat().st_size > 1_000_000
+    tokenize_split(tmp_path / "train.csv", tmp_path / "out", tokenizer, TokenizeParams(32, "head_tail", 1000))
+    assert np.load(tmp_path / "out" / "lengths.npy").tolist() == [32, 3]
+
+
+def test_a_vocabulary_beyond_uint16_is_stored_as_int32(tmp_path, tiny_checkpoint):
+    tokenizer = load_tokenizer(str(tiny_checkpoint))
+    tokenizer.add_tokens([f"zzword{i}" for i in range(66_000)])
+    _write_split(tmp_path / "train.csv", ["a great film zzword65999", "bad zzword7"])
+    tokenize_split(tmp_path / "train.csv", tmp_path / "out", tokenizer, TokenizeParams(8, "head", 1000))
+    ids = np.load(tmp_path / "out" / "input_ids.npy")
+    assert ids.dtype == np.int32
+    assert tokenizer.convert_tokens_to_ids("zzword65999") in ids[0].tolist()  # no wrap-around at 65536
+
+
+def test_stage_writes_meta_and_rejects_a_missing_checkpoint(tmp_path):
+    project = copy_project(tmp_path, demo_params(), git=False)
+    assert stage("split", project).returncode == 0
+    result = stage("tokenize", project)
+    assert result.returncode == 0, result.stderr
+    meta = json.loads((project / "data/tokens/meta.json").read_text())
+    assert meta["dtype"] == "uint16" and meta["max_length"] == 128 and meta["truncation"] == "head_tail"
+    assert meta["labels"] == ["negative", "positive"]
+    report = json.loads((project / "metrics/data.json").read_text())
+    for name in ("train", "validation", "test"):
+        rows = len(load_split(name, project / "data/tokens").labels)
+        assert meta["splits"][name]["rows"] == report["splits"][name]["rows"] == rows
+    (project / "params.yaml").write_text((project / "params.yaml").read_text().replace(
+        "checkpoint: demo/tiny-bert", "checkpoint: some-org/not-a-model"))
+    result = stage("tokenize", project)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and len(errors) == 1
+    assert "'some-org/not-a-model' is not a local directory" in errors[0] and "local directory" in errors[0]
