@@ -139,29 +139,6 @@ def same_ids(ours: Path, tutorial: Path) -> int:
     return int((mine.astype(np.int64) == theirs).all(axis=1).sum())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", default="5000", help="first N reviews of the CSV, or 'all' (default 5000)")
-    parser.add_argument("--max-length", type=int, default=512)
-    parser.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
-    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.worker:
-        worker(args.worker, args.csv, args.out, args.max_length)
-        return
-    if args.rows != "all" and not (args.rows.isdigit() and int(args.rows) > 0):
-        parser.error("--rows must be a positive whole number or 'all'")
-
-    with tempfile.TemporaryDirectory(prefix="tokenize_bench_") as tmp:
-        csv = Path(tmp) / "reviews.csv"
-        count = select_reviews(args.rows, csv)
-        results = {name: measure(name, csv, Path(tmp) / name, args.max_length) for name in IMPLEMENTATIONS}
-        identical = same_ids(Path(tmp) / "ours", Path(tmp) / "tutorial")
-
-    print_table(results, count, args.max_length, identical)
-
-
 def print_table(results: dict[str, dict], count: int, max_length: int, identical: int) -> None:
     print(f"Tokenizing the first {count} IMDB reviews at max_length={max_length}; {datetime.date.today()}, "
           f"nproc={len(os.sched_getaffinity(0))}, no GPU. "
@@ -184,6 +161,30 @@ def print_table(results: dict[str, dict], count: int, max_length: int, identical
     print(f"\nToken ids identical for {identical} of {count} reviews. MB = MiB; bytes = sizes of the .npy files; "
           f"CPU s = user + system CPU time of the timed part (more than seconds = "
           f"more than one core busy); others' CPU s = CPU time the rest of the machine used meanwhile (contention).")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", default="5000", help="first N reviews of the CSV, or 'all' (default 5000)")
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--worker", choices=IMPLEMENTATIONS, help=argparse.SUPPRESS)
+    parser.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.csv, args.out, args.max_length)
+        return
+    if args.rows != "all" and not (args.rows.isdigit() and int(args.rows) > 0):
+        parser.error("--rows must be a positive whole number or 'all'")
+
+    with tempfile.TemporaryDirectory(prefix="tokenize_bench_") as tmp:
+        csv = Path(tmp) / "reviews.csv"
+        count = select_reviews(args.rows, csv)
+        results = {name: measure(name, csv, Path(tmp) / name, args.max_length) for name in IMPLEMENTATIONS}
+        identical = same_ids(Path(tmp) / "ours", Path(tmp) / "tutorial")
+
+    print_table(results, count, args.max_length, identical)
+
 
 if __name__ == "__main__":
     main()

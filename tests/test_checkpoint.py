@@ -45,3 +45,13 @@ def test_trained_model_labels_must_match_the_data(tmp_path, tiny_checkpoint):
         load_trained(tmp_path / "model", ["neg", "pos"])
     with pytest.raises(PipelineError, match="run `dvc repro train` first"):
         load_trained(tmp_path / "missing", LABELS)
+
+
+def test_saved_model_reloads_with_the_same_logits(tmp_path, tiny_checkpoint):
+    import numpy as np
+
+    model = load_classifier(str(tiny_checkpoint), LABELS)
+    inputs = {"input_ids": np.array([[2, 7, 9, 3, 0]]), "attention_mask": np.array([[1, 1, 1, 1, 0]])}
+    model.save_pretrained(tmp_path / "model")
+    reloaded = load_trained(tmp_path / "model", LABELS)
+    np.testing.assert_allclose(model(inputs).logits.numpy(), reloaded(inputs).logits.numpy(), atol=1e-6)
