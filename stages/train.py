@@ -50,6 +50,8 @@ def configure_tensorflow(params: TrainParams) -> bool:
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(params.seed)
+    # Dropout draws from tf.random.Generator variables, whose state a resumed run restores.
+    tf.keras.backend.experimental.enable_tf_random_generator()
     if params.deterministic:
         tf.config.experimental.enable_op_determinism()
     on_gpu = bool(tf.config.list_physical_devices("GPU"))
@@ -65,6 +67,8 @@ def main() -> None:
     import tensorflow as tf
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
+
+    from stages.common.resume import ResumableTraining, fingerprint
 
     params = load_params()
     settings = params.train
@@ -85,17 +89,20 @@ def main() -> None:
                   metrics=[tf.keras.metrics.SparseCategoricalAccuracy("accuracy")],
                   jit_compile=settings.jit_compile and on_gpu)
 
-    live = Live(LIVE_DIR, dvcyaml=None, save_dvc_exp=False, report=None)
-    callbacks: list = [DVCLiveCallback(live=live)]
     best = None
     if validation is not None and (settings.keep_best or settings.early_stopping_patience is not None):
         patience = settings.early_stopping_patience or settings.epochs
         best = tf.keras.callbacks.EarlyStopping("val_loss", patience=patience, restore_best_weights=settings.keep_best)
-        callbacks.insert(0, best)
+    resumable = ResumableTraining(fingerprint(params.model, settings, meta), best)
+    initial_epoch = resumable.restore(model)
+    sources["train"].epoch = initial_epoch  # the data order of an epoch depends only on the seed and its number
+    live = Live(LIVE_DIR, resume=initial_epoch > 0, dvcyaml=None, save_dvc_exp=False, report=None)
+    live.step = initial_epoch
+    callbacks = [callback for callback in (best, DVCLiveCallback(live=live), resumable) if callback is not None]
     log.info("training on %d reviews in %d batches of %d for %d epochs", len(sources["train"].split.labels),
              len(sources["train"]), settings.batch_size, settings.epochs)
     model.fit(sources["train"].dataset(), validation_data=validation, epochs=settings.epochs,
-              callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
+              initial_epoch=initial_epoch, callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
     if best is not None and settings.keep_best:
         live.summary["best_epoch"] = best.best_epoch + 1
         live.make_summary()

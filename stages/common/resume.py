@@ -1,0 +1,103 @@
+"""Resuming `train` after an interruption.
+
+After every epoch, models/train_state/last_epoch/ is replaced atomically: model weights, optimizer
+variables, the dropout layers' random generator states, the epoch number and the best-epoch bookkeeping.
+models/train_state is a DVC `persist` output, so `dvc repro` keeps it. A rerun with the same settings
+continues after the last completed epoch; different settings, or a completed run, start over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from stages.common.files import atomic_path, read_json, write_json
+
+STATE_DIR = Path("models/train_state")
+log = logging.getLogger("train")
+
+
+def fingerprint(*settings: object) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def optimizer_variables(optimizer: tf.keras.optimizers.Optimizer) -> list[tf.Variable]:
+    variables = optimizer.variables  # a method on legacy optimizers (transformers' AdamWeightDecay), else a property
+    return list(variables() if callable(variables) else variables)
+
+
+def random_generators(model: tf.keras.Model) -> list[tf.random.Generator]:
+    """The dropout layers' tf.random.Generator objects (see configure_tensorflow in stages/train.py)."""
+    found = (getattr(getattr(layer, "_random_generator", None), "_generator", None) for layer in model.submodules)
+    return [generator for generator in found if generator is not None]
+
+
+def _save_arrays(path: Path, arrays: list[np.ndarray]) -> None:
+    with path.open("wb") as file:
+        np.savez(file, *arrays)
+
+
+def _load_arrays(path: Path) -> list[np.ndarray]:
+    with np.load(path) as saved:
+        return [saved[f"arr_{index}"] for index in range(len(saved.files))]
+
+
+class ResumableTraining(tf.keras.callbacks.Callback):
+    """Saves the training state after each epoch; `restore()` before `fit` gives the epoch to start at.
+
+    Put it after EarlyStopping in the callback list: it carries that callback's best epoch across a resume.
+    """
+
+    def __init__(self, settings_fingerprint: str, best: tf.keras.callbacks.EarlyStopping | None,
+                 folder: Path = STATE_DIR) -> None:
+        super().__init__()
+        self.folder, self.settings, self.best = folder, settings_fingerprint, best
+        self.resumed: dict | None = None
+
+    def restore(self, model: tf.keras.Model) -> int:
+        state = read_json(self.folder / "state.json") if (self.folder / "state.json").is_file() else {}
+        last = self.folder / "last_epoch"
+        if state.get("settings") != self.settings or state.get("completed") or not last.is_dir():
+            shutil.rmtree(self.folder, ignore_errors=True)
+            write_json(self.folder / "state.json", {"settings": self.settings, "completed": False})
+            return 0
+        model(model.dummy_inputs, training=True)  # builds the model and its dropout generators
+        trainable = model.trainable_variables  # a zero step creates the optimizer's slots; then all is overwritten
+        model.optimizer.apply_gradients(zip([tf.zeros_like(v) for v in trainable], trainable, strict=True))
+        model.set_weights(_load_arrays(last / "model.npz"))
+        for variable, value in zip(optimizer_variables(model.optimizer), _load_arrays(last / "optimizer.npz"),
+                                   strict=True):
+            variable.assign(value)
+        for generator, value in zip(random_generators(model), _load_arrays(last / "random.npz"), strict=True):
+            generator.state.assign(value)
+        self.resumed = read_json(last / "progress.json")
+        log.info("resuming after epoch %d from %s", self.resumed["epochs_done"], last)
+        return self.resumed["epochs_done"]
+
+    def on_train_begin(self, logs=None) -> None:
+        if self.best is not None and self.resumed and self.resumed["best"]:
+            saved = self.resumed["best"]
+            self.best.best, self.best.best_epoch, self.best.wait = saved["value"], saved["epoch"], saved["wait"]
+            self.best.best_weights = _load_arrays(self.folder / "last_epoch" / "best_weights.npz")
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None:
+        best = None
+        with atomic_path(self.folder / "last_epoch") as last:
+            last.mkdir()
+            _save_arrays(last / "model.npz", self.model.get_weights())
+            _save_arrays(last / "optimizer.npz", [v.numpy() for v in optimizer_variables(self.model.optimizer)])
+            _save_arrays(last / "random.npz", [generator.state.numpy() for generator in random_generators(self.model)])
+            if self.best is not None and self.best.best_weights is not None:
+                _save_arrays(last / "best_weights.npz", self.best.best_weights)
+                best = {"value": float(self.best.best), "epoch": self.best.best_epoch, "wait": self.best.wait}
+            write_json(last / "progress.json", {"epochs_done": epoch + 1, "best": best})
+
+    def on_train_end(self, logs=None) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        write_json(self.folder / "state.json", {"settings": self.settings, "completed": True})
