@@ -90,3 +90,14 @@ def test_minilm_fine_tuned_on_a_few_hundred_reviews_beats_chance_and_reloads(tmp
     assert again["loss"] == pytest.approx(scores["loss"], abs=1e-5)
     errors = pd.read_csv(project / "metrics/misclassified.csv")
     assert len(errors) == min(20, round((1 - scores["accuracy"]) * n)) and errors["probability"].is_monotonic_decreasing
+
+
+def test_killed_split_leaves_no_partial_output(tmp_path):
+    from test_resume import kill_when, start
+
+    project = copy_project(tmp_path, real_params())
+    splitting = start("split", project)
+    kill_when(splitting, project / "data/.split.partial/train.csv")  # writing the splits of 44,930 reviews
+    assert not (project / "data/split").exists() and not (project / "metrics/data.json").exists()
+    assert "Running stage 'split'" in dvc("repro", "split", cwd=project).stdout
+    assert (project / "data/split/test.csv").is_file() and not (project / "data/.split.partial").exists()
