@@ -27,7 +27,7 @@ from stages.common.checkpoint import load_tokenizer
 from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path, read_json, write_json
 from stages.common.params import TokenizeParams, load_params
-from stages.common.tokens import TOKENS_DIR, head_tail_sizes, id_dtype, truncate
+from stages.common.tokens import TOKENS_DIR, encode, head_tail_sizes, id_dtype, num_special_tokens
 
 SPLIT_DIR = Path("data/split")
 SPLITS = ("train", "validation", "test")
@@ -37,11 +37,6 @@ log = logging.getLogger("tokenize")
 def tokenize_split(csv: Path, out: Path, tokenizer, params: TokenizeParams) -> np.ndarray:
     """Write one split's arrays under `out`; return the untruncated token counts (special tokens included)."""
     rows = sum(len(chunk) for chunk in _chunks(csv, params.chunk_size))
-    num_special = num_special_tokens(tokenizer)
-    budget = params.max_length - num_special
-    if budget < 2:
-        raise PipelineError(f"params.yaml: tokenize.max_length {params.max_length} leaves no room for text")
-    head_size, _ = head_tail_sizes(params.max_length, num_special)
     out.mkdir(parents=True)
     input_ids = open_memmap(out / "input_ids.npy", mode="w+", dtype=id_dtype(len(tokenizer)),
                             shape=(rows, params.max_length))
@@ -52,25 +47,18 @@ def tokenize_split(csv: Path, out: Path, tokenizer, params: TokenizeParams) -> n
     start = 0
     with tqdm(total=rows, desc=f"tokenize {csv.stem}", unit="review") as progress:
         for chunk in _chunks(csv, params.chunk_size):
-            encoded = tokenizer(chunk["text"].tolist(), add_special_tokens=False, return_attention_mask=False,
-                                return_token_type_ids=False, verbose=False)["input_ids"]
-            for offset, ids in enumerate(encoded):
-                kept = tokenizer.build_inputs_with_special_tokens(
-                    truncate(ids, budget, params.truncation, head_size))
-                input_ids[start + offset, :len(kept)] = kept
-                lengths[start + offset] = len(kept)
-                full_lengths[start + offset] = len(ids) + num_special
-            labels[start:start + len(chunk)] = chunk["label"].to_numpy()
-            start += len(chunk)
+            kept, full = encode(tokenizer, chunk["text"].tolist(), params.max_length, params.truncation)
+            for offset, ids in enumerate(kept):
+                input_ids[start + offset, :len(ids)] = ids
+            end = start + len(chunk)
+            lengths[start:end] = [len(ids) for ids in kept]
+            full_lengths[start:end] = full
+            labels[start:end] = chunk["label"].to_numpy()
+            start = end
             progress.update(len(chunk))
     for array in (input_ids, lengths, labels):
         array.flush()
     return full_lengths
-
-
-def num_special_tokens(tokenizer) -> int:
-    """Special tokens added to one sequence ([CLS] and [SEP] for BERT), counted from what is built."""
-    return len(tokenizer.build_inputs_with_special_tokens([]))
 
 
 def _chunks(csv: Path, chunk_size: int):

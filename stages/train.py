@@ -1,8 +1,9 @@
 """Stage `train`: fine-tune a TF sequence classifier on the cached tokens.
 
 Reads params `model.*` and `train.*`. Validates on the validation split every epoch, logs the curves
-with DVCLive to metrics/train/, and saves models/model/ (weights, config with the labels, tokenizer)
-with save_pretrained, so the directory is itself a checkpoint.
+with DVCLive to metrics/train/, and saves models/model/ (weights, config with the labels, tokenizer,
+and tokenization.json with the max_length and truncation used) with save_pretrained, so the directory
+is itself a checkpoint.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ import logging
 
 from stages.common.checkpoint import load_classifier, load_tokenizer
 from stages.common.errors import run_stage
-from stages.common.files import atomic_path
+from stages.common.files import atomic_path, write_json
 from stages.common.inputs import BatchSource
 from stages.common.params import TrainParams, load_params
-from stages.common.tokens import load_meta, load_split
+from stages.common.tokens import TOKENIZATION_FILE, load_meta, load_split
 
 MODEL_DIR = "models/model"
 LIVE_DIR = "metrics/train"
@@ -111,6 +112,8 @@ def main() -> None:
     with atomic_path(MODEL_DIR) as out:
         model.save_pretrained(out)
         load_tokenizer(params.model.checkpoint).save_pretrained(out)
+        used = ("max_length", "truncation", "model_input_names")
+        write_json(out / TOKENIZATION_FILE, {key: meta[key] for key in used})
     log.info("saved %s", MODEL_DIR)
 
 

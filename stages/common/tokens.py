@@ -11,6 +11,7 @@ from stages.common.errors import PipelineError
 from stages.common.files import read_json
 
 TOKENS_DIR = Path("data/tokens")
+TOKENIZATION_FILE = "tokenization.json"  # in a trained model directory: how `predict` must tokenize
 
 
 def head_tail_sizes(max_length: int, num_special: int) -> tuple[int, int]:
@@ -33,6 +34,33 @@ def truncate(ids: list[int], budget: int, mode: str, head_size: int) -> list[int
 def id_dtype(vocab_size: int) -> np.dtype:
     """The smallest unsigned dtype that holds every token id."""
     return np.dtype(np.uint16) if vocab_size <= np.iinfo(np.uint16).max + 1 else np.dtype(np.int32)
+
+
+def num_special_tokens(tokenizer) -> int:
+    """Special tokens added to one sequence ([CLS] and [SEP] for BERT), counted from what is built."""
+    return len(tokenizer.build_inputs_with_special_tokens([]))
+
+
+def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> tuple[list[list[int]], list[int]]:
+    """Token ids with special tokens, truncated to max_length; and each text's untruncated length."""
+    num_special = num_special_tokens(tokenizer)
+    budget = max_length - num_special
+    if budget < 2:
+        raise PipelineError(f"tokenize.max_length {max_length} leaves no room for text")
+    head_size, _ = head_tail_sizes(max_length, num_special)
+    encoded = tokenizer(texts, add_special_tokens=False, return_attention_mask=False,
+                        return_token_type_ids=False, verbose=False)["input_ids"]
+    kept = [tokenizer.build_inputs_with_special_tokens(truncate(ids, budget, truncation, head_size)) for ids in encoded]
+    return kept, [len(ids) + num_special for ids in encoded]
+
+
+def pad(sequences: list[list[int]], max_length: int, pad_id: int, dtype: np.dtype) -> TokenizedSplit:
+    """An in-memory TokenizedSplit (labels -1) for sequences already truncated to max_length."""
+    ids = np.full((len(sequences), max_length), pad_id, dtype=dtype)
+    for row, sequence in enumerate(sequences):
+        ids[row, :len(sequence)] = sequence
+    return TokenizedSplit(ids, np.array([len(s) for s in sequences], dtype=np.int32),
+                          np.full(len(sequences), -1, dtype=np.int8))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,311 @@
+"""Scale benchmark: wall time and peak RSS of the `split` and `tokenize` stages on an N-row corpus.
+
+    python bench/scale_bench.py --rows 500000        # default 500000
+
+Builds an N-row CSV in the Kaggle schema (review,sentiment) in a temp dir by repeating the real IMDB reviews,
+each repeat made distinct with " (copy K)" so that `split` does not drop it as a duplicate; copies stages/ and
+params.yaml into a scratch project beside it (raw_csv = that CSV, the local MiniLM checkpoint, max_length 512),
+runs `python stages/split.py` then `python stages/tokenize.py` there, each under /usr/bin/time -v (or a small
+os.wait4 wrapper where GNU time is missing), and prints a markdown table. The temp dir is deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+REVIEWS_CSV = Path("/work/shared/data/imdb/IMDB Dataset.csv")
+CHECKPOINT = Path("/work/shared/models/minilm-l6-h384-uncased")
+GNU_TIME = Path("/usr/bin/time")
+MAX_LENGTH = 512
+TOKENIZE_TARGET_BYTES = 1.5e9  # issue "Scale out": tokenize peak RSS under 1.5 GB at any corpus size
+MIB = 1024 * 1024
+SAMPLE_SECONDS = 0.25
+
+# Run by a fresh, small interpreter: fork + exec the stage and report its wait4 rusage. Starting the stage from
+# this small process (not from the benchmark itself) keeps ru_maxrss from inheriting a big parent's peak.
+WAIT4_WRAPPER = """
+import json, os, sys, time
+out, command = sys.argv[1], sys.argv[2:]
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(command[0], command)
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+code = os.waitstatus_to_exitcode(status)
+with open(out, "w") as handle:
+    json.dump({"seconds": time.perf_counter() - start, "user": usage.ru_utime, "system": usage.ru_stime,
+               "max_rss_kb": usage.ru_maxrss, "exit": code}, handle)
+sys.exit(code if code >= 0 else 128 - code)
+"""
+
+
+@dataclass
+class StageResult:
+    """What one stage run cost; `status` is "ok" or why it did not finish."""
+
+    name: str
+    status: str = "ok"
+    rows: int | None = None
+    seconds: float = 0.0
+    user: float = 0.0
+    system: float = 0.0
+    max_rss_kb: int | None = None
+    others_cpu: float = 0.0
+    load_before: float = 0.0
+    sampled: dict[str, int] = field(default_factory=dict)  # peak VmRSS / RssAnon / RssFile in kB, sampled
+
+    @property
+    def cpu(self) -> float:
+        return self.user + self.system
+
+
+def generate_csv(path: Path, rows: int, chunk_size: int = 10_000) -> int:
+    """Write `rows` reviews in the Kaggle schema by streaming the real CSV repeatedly; return the rows written.
+
+    Copy 0 is the real data verbatim (its own few exact duplicates included); copy K >= 1 appends " (copy K)".
+    """
+    import pandas as pd
+
+    written, copy = 0, 0
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        while written < rows:
+            for chunk in pd.read_csv(REVIEWS_CSV, chunksize=chunk_size, dtype=str, keep_default_na=False):
+                chunk = chunk[["review", "sentiment"]].head(rows - written)
+                if copy:
+                    chunk = chunk.assign(review=chunk["review"] + f" (copy {copy})")
+                chunk.to_csv(handle, header=written == 0, index=False, lineterminator="\n")
+                written += len(chunk)
+                if written >= rows:
+                    break
+            copy += 1
+    return written
+
+
+def make_project(folder: Path, csv: Path) -> None:
+    """A scratch project: the repo's stages/ and its params.yaml with data, checkpoint and max_length changed."""
+    shutil.copytree(ROOT / "stages", folder / "stages", ignore=shutil.ignore_patterns("__pycache__"))
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    params["data"]["raw_csv"] = str(csv)
+    params["model"]["checkpoint"] = str(CHECKPOINT)
+    params["tokenize"]["max_length"] = MAX_LENGTH
+    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all but idle and iowait) since boot."""
+    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """Process ids below `pid` (children, grandchildren, ...), from /proc/PID/task/*/children."""
+    found, queue = [], [pid]
+    while queue:
+        parent = queue.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(child) for child in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            queue += children
+    return found
+
+
+def sample_memory(root: int, stop: threading.Event, peaks: dict[str, int]) -> None:
+    """Until `stop`, record the largest VmRSS, RssAnon and RssFile (kB) of any process below `root`."""
+    keys = ("VmRSS", "RssAnon", "RssFile")
+    while not stop.wait(SAMPLE_SECONDS):
+        for pid in descendants(root):
+            try:
+                status = Path(f"/proc/{pid}/status").read_text()
+            except OSError:
+                continue
+            for line in status.splitlines():
+                key, _, value = line.partition(":")
+                if key in keys:
+                    peaks[key] = max(peaks.get(key, 0), int(value.split()[0]))
+
+
+def parse_gnu_time(text: str) -> dict:
+    """Wall, user and system seconds, max RSS (kB) and exit code from `/usr/bin/time -v` output."""
+    fields = {key.strip(): value.strip() for key, _, value in
+              (line.partition(": ") for line in text.splitlines() if ": " in line)}
+    result: dict = {}
+    if "Maximum resident set size (kbytes)" in fields:
+        result["max_rss_kb"] = int(fields["Maximum resident set size (kbytes)"])
+    if "User time (seconds)" in fields:
+        result["user"] = float(fields["User time (seconds)"])
+        result["system"] = float(fields["System time (seconds)"])
+    elapsed = fields.get("Elapsed (wall clock) time (h:mm:ss or m:ss)")
+    if elapsed:
+        seconds = 0.0
+        for part in elapsed.split(":"):
+            seconds = seconds * 60 + float(part)
+        result["seconds"] = seconds
+    if match := re.search(r"Command terminated by signal (\d+)", text):
+        result["exit"] = -int(match.group(1))
+    elif "Exit status" in fields:
+        result["exit"] = int(fields["Exit status"])
+    return result
+
+
+def run_stage(name: str, project: Path, logs: Path, timeout: float, use_gnu_time: bool) -> StageResult:
+    """Run `python stages/NAME.py` in `project` under GNU time (or the wait4 wrapper) and measure it."""
+    stage = [sys.executable, f"stages/{name}.py"]
+    report = logs / f"{name}.rusage"
+    if use_gnu_time:
+        command = [str(GNU_TIME), "-v", "-o", str(report), *stage]
+    else:
+        command = [sys.executable, "-I", "-S", "-c", WAIT4_WRAPPER, str(report), *stage]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    result = StageResult(name, load_before=os.getloadavg()[0])
+    busy, start = machine_busy_seconds(), time.perf_counter()
+    with (logs / f"{name}.log").open("w") as log:
+        process = subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+        stop = threading.Event()
+        sampler = threading.Thread(target=sample_memory, args=(process.pid, stop, result.sampled), daemon=True)
+        sampler.start()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # the session we started: GNU time or the wrapper, and the stage
+            process.wait()
+            result.status = f"timed out after {timeout:.0f} s (killed)"
+        stop.set()
+        sampler.join()
+    result.seconds = time.perf_counter() - start
+    others_busy = machine_busy_seconds() - busy
+
+    measured: dict = {}
+    if report.is_file() and report.stat().st_size:
+        text = report.read_text()
+        measured = parse_gnu_time(text) if use_gnu_time else json.loads(text)
+    for key in ("seconds", "user", "system", "max_rss_kb"):
+        if key in measured:
+            setattr(result, key, measured[key])
+    result.others_cpu = max(0.0, others_busy - result.cpu)
+    code = measured.get("exit", process.returncode)
+    if result.status == "ok" and code != 0:
+        if code < 0:
+            reason = signal.Signals(-code).name + (" (likely the OOM killer)" if -code == signal.SIGKILL else "")
+            result.status = f"failed: killed by {reason}"
+        else:
+            result.status = f"failed: exit {code}"
+    if result.status != "ok":
+        tail = (logs / f"{name}.log").read_text(errors="replace").splitlines()[-15:]
+        print(f"{name}: {result.status}; last log lines:\n" + "\n".join(tail), file=sys.stderr)
+    return result
+
+
+def count_rows(project: Path, results: dict[str, StageResult]) -> None:
+    """Rows each finished stage handled: split's rows read, tokenize's rows written over all splits."""
+    data_report = project / "metrics" / "data.json"
+    if results["split"].status == "ok" and data_report.is_file():
+        results["split"].rows = json.loads(data_report.read_text())["rows_read"]
+    meta = project / "data" / "tokens" / "meta.json"
+    if "tokenize" in results and results["tokenize"].status == "ok" and meta.is_file():
+        results["tokenize"].rows = sum(split["rows"] for split in json.loads(meta.read_text())["splits"].values())
+
+
+def print_table(results: dict[str, StageResult], csv_bytes: int, generated: int, project_report: dict | None,
+                timer: str, parent_peak_mib: float) -> None:
+    nproc = len(os.sched_getaffinity(0))
+    kept = ""
+    if project_report:
+        removed = project_report["rows_removed"].get("duplicate_text", 0)
+        kept = f" `split` kept {project_report['rows_kept']:,} ({removed:,} exact duplicate texts removed)."
+    print(f"Scale benchmark, {datetime.date.today()}: {generated:,}-row CSV ({csv_bytes / 1e6:,.0f} MB) made by "
+          f"repeating the {REVIEWS_CSV.name!r} reviews with \" (copy K)\" suffixes; nproc={nproc}, no GPU; "
+          f"tokenizer {CHECKPOINT.name}, max_length {MAX_LENGTH}.{kept} Targets: `tokenize` peak RSS under 1.5 GB "
+          f"(1.5e9 bytes = {TOKENIZE_TARGET_BYTES / MIB:,.0f} MiB) at any corpus size (issue \"Scale out\"); "
+          f"`split`: report.\n")
+    columns = ["stage", "rows", "seconds", "reviews/s", "peak RSS (MiB)", "target", "CPU s (user+sys)",
+               "others' CPU s", "sampled peak anon / file-backed (MiB)"]
+    print("| " + " | ".join(columns) + " |")
+    print("|---" + "|---:" * (len(columns) - 1) + "|")
+    for name, result in results.items():
+        peak = result.max_rss_kb * 1024 / MIB if result.max_rss_kb is not None else None
+        if name == "tokenize":
+            target = "< 1.5 GB: " + ("n/a" if peak is None or result.status != "ok"
+                                     else "**met**" if peak * MIB < TOKENIZE_TARGET_BYTES else "**missed**")
+        else:
+            target = "report"
+        rows = f"{result.rows:,}" if result.rows is not None else result.status
+        rate = f"{result.rows / result.seconds:,.0f}" if result.rows and result.seconds else "-"
+        sampled = (f"{result.sampled.get('RssAnon', 0) / 1024:,.0f} / {result.sampled.get('RssFile', 0) / 1024:,.0f}"
+                   if result.sampled else "-")
+        cells = [name, rows, f"{result.seconds:,.1f}", rate, f"{peak:,.0f}" if peak is not None else "-", target,
+                 f"{result.cpu:,.1f}", f"{result.others_cpu:,.1f}", sampled]
+        print("| " + " | ".join(cells) + " |")
+    loads = ", ".join(f"{name} {result.load_before:.2f}" for name, result in results.items())
+    print(f"\nseconds = wall time and peak RSS = max resident set size, both from {timer}; MiB = 2^20 bytes, "
+          f"MB = 10^6. CPU s above seconds means more than one core busy. others' CPU s = CPU time the rest of the "
+          f"machine used during the stage (contention; {nproc} cores). 1-min load average before each stage: "
+          f"{loads}. The sampled anon / file-backed split is VmRSS's RssAnon / RssFile peaks polled every "
+          f"{SAMPLE_SECONDS} s (file-backed includes the memory-mapped token arrays). Benchmark parent's own "
+          f"peak RSS: {parent_peak_mib:,.0f} MiB; the stages are started by the small timing process, so their "
+          f"ru_maxrss does not inherit it.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=500_000, help="rows in the generated CSV (default 500000)")
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds before a stage is killed (3600)")
+    parser.add_argument("--no-gnu-time", action="store_true", help="measure with the os.wait4 wrapper instead")
+    parser.add_argument("--tmpdir", type=Path, help="where to make the temp dir (default: the system's)")
+    args = parser.parse_args()
+    if args.rows < 2:
+        parser.error("--rows must be at least 2")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    use_gnu_time = not args.no_gnu_time and GNU_TIME.is_file() and os.access(GNU_TIME, os.X_OK)
+    timer = "/usr/bin/time -v" if use_gnu_time else "an os.wait4 wrapper (ru_maxrss)"
+
+    with tempfile.TemporaryDirectory(prefix="scale_bench_", dir=args.tmpdir) as tmp:
+        csv, project, logs = Path(tmp) / "reviews.csv", Path(tmp) / "project", Path(tmp) / "logs"
+        started = time.perf_counter()
+        generated = generate_csv(csv, args.rows)
+        csv_bytes = csv.stat().st_size
+        print(f"generated {generated:,} rows ({csv_bytes / 1e6:,.0f} MB) in {time.perf_counter() - started:.0f} s",
+              file=sys.stderr)
+        make_project(project, csv)
+        logs.mkdir()
+        results: dict[str, StageResult] = {}
+        for name in ("split", "tokenize"):
+            print(f"running {name} ...", file=sys.stderr)
+            results[name] = run_stage(name, project, logs, args.timeout, use_gnu_time)
+            if results[name].status != "ok":
+                break
+        for name in ("split", "tokenize"):
+            results.setdefault(name, StageResult(name, status="not run (split did not finish)"))
+        count_rows(project, results)
+        data_report = project / "metrics" / "data.json"
+        project_report = json.loads(data_report.read_text()) if data_report.is_file() else None
+
+    parent_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print_table(results, csv_bytes, generated, project_report, timer, parent_peak_mib)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""Score reviews with a trained model directory (default models/model).
+
+    python stages/predict.py "A wonderful film." "Two hours I will never get back."
+    python stages/predict.py --input reviews.csv --output scored.csv [--text-column review]
+
+Texts are tokenized exactly as in training (the max_length and truncation saved in the model
+directory). Prints, or adds to each CSV row, the predicted label and its probability, and one
+probability column per label.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `python stages/NAME.py` puts stages/ first on sys.path, where tokenize.py would shadow the
+# standard library's tokenize: import from the project root instead.
+if sys.path[0] == str(Path(__file__).resolve().parent):
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import argparse
+import logging
+
+import numpy as np
+import pandas as pd
+from tqdm import tqdm
+
+from stages.common.checkpoint import load_tokenizer, load_trained
+from stages.common.errors import PipelineError, run_stage
+from stages.common.files import atomic_path, read_json
+from stages.common.inputs import BatchSource
+from stages.common.metrics import softmax
+from stages.common.tokens import TOKENIZATION_FILE, encode, id_dtype, pad
+
+log = logging.getLogger("predict")
+
+
+class Predictor:
+    """A trained model directory with its tokenizer and tokenization settings."""
+
+    def __init__(self, model_dir: str | Path, batch_size: int = 64) -> None:
+        model_dir = Path(model_dir)
+        if not (model_dir / TOKENIZATION_FILE).is_file():
+            raise PipelineError(f"{model_dir}: not a trained model directory (no {TOKENIZATION_FILE}); "
+                                f"run `dvc repro train` or pass --model")
+        self.settings = read_json(model_dir / TOKENIZATION_FILE)
+        self.tokenizer = load_tokenizer(str(model_dir))
+        config = read_json(model_dir / "config.json")
+        self.labels = [config["id2label"][str(index)] for index in range(len(config["id2label"]))]
+        self.model = load_trained(model_dir, self.labels)
+        self.batch_size = batch_size
+
+    def probabilities(self, texts: list[str]) -> np.ndarray:
+        """Class probabilities, one row per text, in order."""
+        ids, _ = encode(self.tokenizer, texts, self.settings["max_length"], self.settings["truncation"])
+        split = pad(ids, self.settings["max_length"], self.tokenizer.pad_token_id, id_dtype(len(self.tokenizer)))
+        source = BatchSource(split, self.settings["model_input_names"], self.batch_size, shuffle_seed=None,
+                             group_by_length=True, pad_to_max_length=False, pad_to_multiple_of=8)
+        logits = self.model.predict(source.dataset(with_labels=False), verbose=0).logits
+        result = np.empty_like(logits)
+        result[np.concatenate(source.plan(epoch=0))] = softmax(logits)
+        return result
+
+    def scores(self, texts: list[str]) -> pd.DataFrame:
+        probabilities = self.probabilities(texts)
+        best = probabilities.argmax(axis=1)
+        return pd.DataFrame({"predicted_label": [self.labels[i] for i in best],
+                             "probability": probabilities.max(axis=1).round(6),
+                             **{f"p_{label}": probabilities[:, i].round(6) for i, label in enumerate(self.labels)}})
+
+
+def score_file(predictor: Predictor, source: Path, target: Path, text_column: str, chunk_size: int = 1000) -> int:
+    """Write `source`'s rows plus the prediction columns to `target`, chunk by chunk; return the row count."""
+    if not source.is_file():
+        raise PipelineError(f"{source}: file not found")
+    try:
+        header = pd.read_csv(source, nrows=0).columns
+    except pd.errors.EmptyDataError:
+        raise PipelineError(f"{source}: file is empty; expected a header and one review per row") from None
+    if text_column not in header:
+        raise PipelineError(f"{source}: no column '{text_column}' (columns: {', '.join(map(repr, header))}); "
+                            f"pass --text-column")
+    rows = 0
+    with atomic_path(target) as partial, tqdm(desc="predict", unit="review") as progress:
+        for chunk in pd.read_csv(source, chunksize=chunk_size, dtype={text_column: str}, keep_default_na=False):
+            if chunk.empty:
+                continue
+            scored = pd.concat([chunk.reset_index(drop=True), predictor.scores(chunk[text_column].tolist())], axis=1)
+            scored.to_csv(partial, mode="a", header=rows == 0, index=False, lineterminator="\n")
+            rows += len(chunk)
+            progress.update(len(chunk))
+        if rows == 0:
+            raise PipelineError(f"{source}: has a header but no rows")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("texts", nargs="*", help="reviews to score")
+    parser.add_argument("--input", type=Path, help="a CSV of reviews to score")
+    parser.add_argument("--output", type=Path, help="where to write the scored CSV (with --input)")
+    parser.add_argument("--text-column", default="review", help="the review column of --input (default: review)")
+    parser.add_argument("--model", default="models/model", help="a trained model directory (default: models/model)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    args = parser.parse_args()
+    if bool(args.input) == bool(args.texts) or bool(args.input) != bool(args.output):
+        parser.error("give either review texts, or --input CSV and --output CSV")
+    if args.texts and not all(text.strip() for text in args.texts):
+        raise PipelineError("an empty review was given; pass the review text in quotes")
+    predictor = Predictor(args.model, args.batch_size)
+    if args.input:
+        rows = score_file(predictor, args.input, args.output, args.text_column)
+        log.info("scored %d reviews into %s", rows, args.output)
+        return
+    scores = predictor.scores(args.texts)
+    for text, row in zip(args.texts, scores.itertuples(index=False), strict=True):
+        preview = text if len(text) <= 60 else text[:57] + "..."
+        print(f"{row.predicted_label}\t{row.probability:.4f}\t{preview}")
+
+
+if __name__ == "__main__":
+    run_stage(main)

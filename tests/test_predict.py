@@ -1,0 +1,80 @@
+"""stages/predict.py: texts and CSV files scored with a trained model directory, tokenized as in training."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import copy_project, demo_params, run
+
+SCRIPT = ["stages/predict.py"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory) -> Path:
+    project = copy_project(tmp_path_factory.mktemp("predict"), demo_params(train={"epochs": 2}), git=False)
+    for name in ("split", "tokenize", "train"):
+        run([sys.executable, f"stages/{name}.py"], project)
+    return project
+
+
+def predict(project: Path, *args: str, check: bool = True):
+    return run([sys.executable, *SCRIPT, *args], project, check=check)
+
+
+def test_texts_are_printed_with_label_and_probability(project):
+    lines = predict(project, "A wonderful, moving film.", "Dull and far too long.").stdout.strip().splitlines()
+    assert len(lines) == 2
+    for line, text in zip(lines, ("A wonderful, moving film.", "Dull and far too long."), strict=True):
+        label, probability, preview = line.split("\t")
+        assert label in ("negative", "positive") and 0.5 <= float(probability) <= 1 and preview == text
+
+
+def test_predict_tokenizes_exactly_as_training(project, monkeypatch):
+    monkeypatch.chdir(project)
+    from stages.common.inputs import BatchSource
+    from stages.common.tokens import load_split
+    from stages.evaluate import predict_probabilities
+    from stages.predict import Predictor
+
+    predictor = Predictor("models/model")
+    texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()
+    cached = BatchSource(load_split("test"), predictor.settings["model_input_names"], 16, shuffle_seed=None,
+                         group_by_length=True, pad_to_max_length=False, pad_to_multiple_of=8)
+    np.testing.assert_allclose(predictor.probabilities(texts), predict_probabilities(predictor.model, cached),
+                               atol=1e-5)
+
+
+def test_a_file_is_scored_row_by_row_keeping_its_columns(project):
+    reviews = pd.DataFrame({"id": [7, 8, 9], "review": ["Great fun, loved it.", "Awful.", "An average film, ok."]})
+    reviews.to_csv(project / "in.csv", index=False)
+    predict(project, "--input", "in.csv", "--output", "scored.csv")
+    scored = pd.read_csv(project / "scored.csv")
+    assert scored["id"].tolist() == [7, 8, 9] and scored["review"].tolist() == reviews["review"].tolist()
+    assert set(scored["predicted_label"]) <= {"negative", "positive"}
+    np.testing.assert_allclose(scored["p_negative"] + scored["p_positive"], 1, atol=1e-5)
+    assert (scored["probability"] == scored[["p_negative", "p_positive"]].max(axis=1)).all()
+
+
+BAD = {
+    "empty_file": (["--input", "bad.csv", "--output", "out.csv"], "", "file is empty"),
+    "header_only": (["--input", "bad.csv", "--output", "out.csv"], "review\n", "has a header but no rows"),
+    "missing_column": (["--input", "bad.csv", "--output", "out.csv"], "text\nGood.\n", "no column 'review'"),
+    "missing_file": (["--input", "nowhere.csv", "--output", "out.csv"], None, "nowhere.csv: file not found"),
+    "no_model": (["--model", "models/none", "Good."], None, "not a trained model directory"),
+    "empty_text": (["  "], None, "an empty review was given"),
+}
+
+
+@pytest.mark.parametrize("case", BAD, ids=list(BAD))
+def test_bad_input_is_one_clear_line(project, case):
+    args, content, message = BAD[case]
+    if content is not None:
+        (project / "bad.csv").write_text(content)
+    result = predict(project, *args, check=False)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and len(errors) == 1 and message in errors[0], result.stderr
+    assert not (project / "out.csv").exists()
