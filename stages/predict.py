@@ -3,8 +3,8 @@
     python stages/predict.py "A wonderful film." "Two hours I will never get back."
     python stages/predict.py --input reviews.csv --output scored.csv [--text-column review]
 
-Texts are tokenized exactly as in training (the max_length and truncation saved in the model
-directory). Prints, or adds to each CSV row, the predicted label and its probability, and one
+Texts are cleaned and tokenized exactly as in training (the settings saved in the model directory's
+tokenization.json). Prints, or adds to each CSV row, the predicted label and its probability, and one
 probability column per label.
 """
 
@@ -30,6 +30,7 @@ from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path, read_json
 from stages.common.inputs import BatchSource
 from stages.common.metrics import softmax
+from stages.common.reviews import strip_html_line_breaks
 from stages.common.tokens import TOKENIZATION_FILE, encode, id_dtype, pad
 
 log = logging.getLogger("predict")
@@ -52,6 +53,8 @@ class Predictor:
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
         """Class probabilities, one row per text, in order."""
+        if self.settings["strip_html"]:
+            texts = strip_html_line_breaks(pd.Series(texts, dtype=str)).tolist()
         ids, _ = encode(self.tokenizer, texts, self.settings["max_length"], self.settings["truncation"])
         split = pad(ids, self.settings["max_length"], self.tokenizer.pad_token_id, id_dtype(len(self.tokenizer)))
         source = BatchSource(split, self.settings["model_input_names"], self.batch_size, shuffle_seed=None,

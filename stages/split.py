@@ -1,7 +1,8 @@
 """Stage `split`: raw review CSV -> de-duplicated, stratified train/validation/test splits.
 
 Reads params `data.*`. Writes data/split/{train,validation,test}.csv (source_row, text, label),
-data/split/labels.json and the data report metrics/data.json.
+data/split/labels.json, data/split/cleaning.json (the text cleaning applied, which predict repeats)
+and the data report metrics/data.json.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ def main() -> None:
         for name, split in splits.items():
             split.to_csv(out / f"{name}.csv", index=False, lineterminator="\n")
         write_json(out / "labels.json", params.labels)
+        write_json(out / "cleaning.json", {"strip_html": params.strip_html})
     write_json(REPORT, report)
     log.info("removed %s; kept %d: %s", report["rows_removed"] or "nothing", report["rows_kept"],
              ", ".join(f"{name} {split['rows']}" for name, split in report["splits"].items()))

@@ -3,7 +3,7 @@
 Reads params `model.checkpoint` and `tokenize.*`. Per split it writes input_ids.npy (padded to
 max_length, in the smallest dtype that holds the vocabulary), lengths.npy and labels.npy, loadable
 with np.load(..., mmap_mode="r"); meta.json describes them. Works in chunks of `tokenize.chunk_size`
-reviews into memory-mapped arrays, so memory stays bounded whatever the corpus size.
+reviews, each appended to input_ids.npy, so memory stays bounded whatever the corpus size.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import logging
 
 import numpy as np
 import pandas as pd
-from numpy.lib.format import open_memmap
 from tqdm import tqdm
 
 from stages.common.checkpoint import load_tokenizer
@@ -35,29 +34,34 @@ log = logging.getLogger("tokenize")
 
 
 def tokenize_split(csv: Path, out: Path, tokenizer, params: TokenizeParams) -> np.ndarray:
-    """Write one split's arrays under `out`; return the untruncated token counts (special tokens included)."""
+    """Write one split's arrays under `out`; return the untruncated token counts (special tokens included).
+
+    input_ids.npy is written block by block after its header, so memory is bounded by the chunk size.
+    """
     rows = sum(len(chunk) for chunk in _chunks(csv, params.chunk_size))
+    dtype = id_dtype(len(tokenizer))
+    lengths, full_lengths, labels = np.zeros(rows, np.int32), np.zeros(rows, np.int64), np.zeros(rows, np.int8)
     out.mkdir(parents=True)
-    input_ids = open_memmap(out / "input_ids.npy", mode="w+", dtype=id_dtype(len(tokenizer)),
-                            shape=(rows, params.max_length))
-    lengths = open_memmap(out / "lengths.npy", mode="w+", dtype=np.int32, shape=(rows,))
-    labels = open_memmap(out / "labels.npy", mode="w+", dtype=np.int8, shape=(rows,))
-    full_lengths = np.zeros(rows, dtype=np.int64)
-    input_ids[:] = tokenizer.pad_token_id
+    header = {"descr": np.lib.format.dtype_to_descr(dtype), "fortran_order": False,
+              "shape": (rows, params.max_length)}
     start = 0
-    with tqdm(total=rows, desc=f"tokenize {csv.stem}", unit="review") as progress:
+    with (out / "input_ids.npy").open("wb") as ids_file, \
+            tqdm(total=rows, desc=f"tokenize {csv.stem}", unit="review") as progress:
+        np.lib.format.write_array_header_1_0(ids_file, header)
         for chunk in _chunks(csv, params.chunk_size):
             kept, full = encode(tokenizer, chunk["text"].tolist(), params.max_length, params.truncation)
-            for offset, ids in enumerate(kept):
-                input_ids[start + offset, :len(ids)] = ids
+            block = np.full((len(kept), params.max_length), tokenizer.pad_token_id, dtype=dtype)
+            for row, ids in enumerate(kept):
+                block[row, :len(ids)] = ids
+            ids_file.write(block.tobytes())
             end = start + len(chunk)
             lengths[start:end] = [len(ids) for ids in kept]
             full_lengths[start:end] = full
             labels[start:end] = chunk["label"].to_numpy()
             start = end
             progress.update(len(chunk))
-    for array in (input_ids, lengths, labels):
-        array.flush()
+    np.save(out / "lengths.npy", lengths)
+    np.save(out / "labels.npy", labels)
     return full_lengths
 
 
@@ -98,6 +102,7 @@ def main() -> None:
             "pad_token_id": tokenizer.pad_token_id,
             "model_input_names": list(tokenizer.model_input_names),
             "labels": read_json(SPLIT_DIR / "labels.json"),
+            "strip_html": read_json(SPLIT_DIR / "cleaning.json")["strip_html"],
             "splits": summaries,
         })
     for name, summary in summaries.items():

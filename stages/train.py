@@ -112,7 +112,7 @@ def main() -> None:
     with atomic_path(MODEL_DIR) as out:
         model.save_pretrained(out)
         load_tokenizer(params.model.checkpoint).save_pretrained(out)
-        used = ("max_length", "truncation", "model_input_names")
+        used = ("max_length", "truncation", "model_input_names", "strip_html")
         write_json(out / TOKENIZATION_FILE, {key: meta[key] for key in used})
     log.info("saved %s", MODEL_DIR)
 
