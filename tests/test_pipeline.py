@@ -6,16 +6,17 @@ import csv
 import io
 import json
 import re
+import sys
 
 import pytest
 import yaml
-from conftest import copy_project, demo_params, dvc
+from conftest import copy_project, demo_params, dvc, run
 
-STAGES = ["split", "tokenize", "train", "evaluate"]
+STAGES = {"split", "tokenize", "train", "evaluate", "export"}
 
 
-def stages_run(output: str) -> list[str]:
-    return re.findall(r"Running stage '(\w+)'", output)
+def stages_run(output: str) -> set[str]:
+    return set(re.findall(r"Running stage '(\w+)'", output))
 
 
 def set_param(project, group: str, key: str, value) -> None:
@@ -44,7 +45,7 @@ def test_repro_runs_all_stages_and_writes_every_output(project):
 
 
 def test_second_repro_does_nothing(project):
-    assert stages_run(dvc("repro", cwd=project).stdout) == []
+    assert stages_run(dvc("repro", cwd=project).stdout) == set()
     assert "up to date" in dvc("status", cwd=project).stdout
 
 
@@ -65,20 +66,20 @@ def test_plots_show_renders_the_curves_and_the_confusion_matrix(project):
         assert title in html
 
 
-def test_a_training_param_reruns_train_and_evaluate_only(project):
+def test_a_training_param_reruns_train_and_what_follows_only(project):
     set_param(project, "train", "learning_rate", 2.0e-3)
     diff = dvc("params", "diff", "--json", cwd=project).stdout
     change = json.loads(diff)["params.yaml"]["train.learning_rate"]
     assert (change["old"], change["new"]) == (1.0e-3, 2.0e-3)
     status = json.loads(dvc("status", "--json", cwd=project).stdout)
     assert set(status) == {"train"}
-    assert stages_run(dvc("repro", cwd=project).stdout) == ["train", "evaluate"]
+    assert stages_run(dvc("repro", cwd=project).stdout) == {"train", "evaluate", "export"}
     assert "metrics/eval.json" in dvc("metrics", "diff", cwd=project).stdout
 
 
-def test_a_tokenize_param_reruns_tokenize_train_and_evaluate(project):
+def test_a_tokenize_param_reruns_tokenize_and_what_follows_only(project):
     set_param(project, "tokenize", "max_length", 64)
-    assert stages_run(dvc("repro", cwd=project).stdout) == ["tokenize", "train", "evaluate"]
+    assert stages_run(dvc("repro", cwd=project).stdout) == {"tokenize", "train", "evaluate", "export"}
     assert json.loads((project / "data/tokens/meta.json").read_text())["max_length"] == 64
 
 
@@ -88,3 +89,13 @@ def test_experiments_run_and_show(project):
     experiment = next(row for row in rows if row["Experiment"] == "one-epoch")
     assert experiment["train.epochs"] == "1"
     assert 0 <= float(experiment["accuracy"]) <= 1 and experiment["eval.loss"]
+
+
+def test_the_model_is_a_dvc_artifact(project, tmp_path):
+    run(["git", "add", "-A"], project)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "trained"], project)
+    # Register a version the model-registry way (a GTO tag), then fetch it as a user of the registry would.
+    run([sys.executable, "-m", "gto.cli", "register", "imdb-sentiment", "--version", "v0.1.0"], project)
+    out = tmp_path / "artifact"
+    dvc("artifacts", "get", str(project), "imdb-sentiment", "-o", str(out), cwd=tmp_path)
+    assert (out / "tf_model.h5").is_file() and (out / "tokenization.json").is_file()

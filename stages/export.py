@@ -1,0 +1,114 @@
+"""Stage `export`: models/model -> models/serving, a TensorFlow SavedModel that takes raw review strings.
+
+Its `serving_default` signature maps `review` (a batch of strings) to `label` (strings) and
+`probabilities` (one column per label). Cleaning, tokenization (tensorflow-text's FastBertTokenizer
+on the checkpoint's own WordPiece vocabulary), truncation and padding all happen inside the graph,
+exactly as `predict` does them in Python, so TF Serving or any TensorFlow runtime with the
+tensorflow-text ops (`import tensorflow_text`) can serve it with no Python tokenizer.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# `python stages/NAME.py` puts stages/ first on sys.path, where tokenize.py would shadow the
+# standard library's tokenize: import from the project root instead.
+if sys.path[0] == str(Path(__file__).resolve().parent):
+    sys.path[0] = str(Path(__file__).resolve().parents[1])
+
+import logging
+
+from stages.common.checkpoint import load_tokenizer, load_trained
+from stages.common.errors import PipelineError, run_stage
+from stages.common.files import atomic_path, read_json
+from stages.common.reviews import HTML_LINE_BREAK
+from stages.common.tokens import TOKENIZATION_FILE, head_tail_sizes
+
+MODEL_DIR = Path("models/model")
+SERVING_DIR = Path("models/serving")
+log = logging.getLogger("export")
+
+
+def build_serving_module(model_dir: Path):
+    """A tf.Module with `serve` (strings -> label, probabilities) and `encode` (strings -> ids, mask)."""
+    import tensorflow as tf
+    import tensorflow_text as tf_text
+
+    settings = read_json(model_dir / TOKENIZATION_FILE)
+    tokenizer = load_tokenizer(str(model_dir))
+    config = read_json(model_dir / "config.json")
+    labels = [config["id2label"][str(index)] for index in range(len(config["id2label"]))]
+    model = load_trained(model_dir, labels)
+    vocab = [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])]
+    lowercase = bool(getattr(tokenizer, "do_lower_case", False))
+    max_length, truncation = settings["max_length"], settings["truncation"]
+    num_special = len(tokenizer.build_inputs_with_special_tokens([]))
+    if tokenizer.build_inputs_with_special_tokens([7]) != [tokenizer.cls_token_id, 7, tokenizer.sep_token_id]:
+        raise PipelineError(f"{model_dir}: export supports [CLS] text [SEP] tokenizers (BERT family) only")
+    budget = max_length - num_special
+    head_size = head_tail_sizes(max_length, num_special)[0]
+
+    class ServingModule(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+            self.labels = tf.constant(labels)
+            self.wordpiece = tf_text.FastBertTokenizer(vocab=vocab, token_out_type=tf.int64,
+                                                       unknown_token=tokenizer.unk_token,
+                                                       lower_case_nfd_strip_accents=False)
+
+        def normalize(self, texts):
+            """What Hugging Face's BertNormalizer does: drop control characters; for uncased vocabularies,
+            NFD, strip accents and lowercase."""
+            if settings["strip_html"]:
+                texts = tf.strings.regex_replace(texts, "(?i)" + HTML_LINE_BREAK.pattern, " ")
+            texts = tf.strings.regex_replace(texts, r"[\t\n\r]", " ")
+            texts = tf.strings.regex_replace(texts, r"[\x{FFFD}\p{C}]", "")
+            if lowercase:
+                texts = tf.strings.regex_replace(tf_text.normalize_utf8(texts, "NFD"), r"\p{Mn}", "")
+                texts = tf.strings.lower(texts, encoding="utf-8")
+            return texts
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string)])
+        def encode(self, texts):
+            ids = self.wordpiece.tokenize(self.normalize(texts))
+            if truncation == "head":
+                ids = ids[:, :budget]
+            elif truncation == "tail":
+                ids = ids[:, -budget:]
+            else:  # rows within budget are kept whole: their head and the rest's tail are the whole row
+                ids = tf.concat([ids[:, :head_size], ids[:, head_size:][:, -(budget - head_size):]], axis=1)
+            rows = ids.nrows()
+            ids = tf.concat([tf.fill([rows, 1], tf.constant(tokenizer.cls_token_id, tf.int64)), ids,
+                             tf.fill([rows, 1], tf.constant(tokenizer.sep_token_id, tf.int64))], axis=1)
+            input_ids = tf.cast(ids.to_tensor(default_value=tokenizer.pad_token_id), tf.int32)
+            mask = tf.sequence_mask(ids.row_lengths(), maxlen=tf.shape(input_ids)[1], dtype=tf.int32)
+            return {"input_ids": input_ids, "attention_mask": mask}
+
+        @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="review")])
+        def serve(self, review):
+            features = self.encode(review)
+            inputs = dict(features, token_type_ids=tf.zeros_like(features["input_ids"]))
+            inputs = {name: inputs[name] for name in settings["model_input_names"]}
+            probabilities = tf.nn.softmax(self.model(inputs, training=False).logits, axis=-1)
+            return {"label": tf.gather(self.labels, tf.argmax(probabilities, axis=-1)),
+                    "probabilities": probabilities}
+
+    return ServingModule()
+
+
+def main() -> None:
+    import tensorflow as tf
+
+    if not (MODEL_DIR / TOKENIZATION_FILE).is_file():
+        raise PipelineError(f"{MODEL_DIR}: no trained model; run `dvc repro train` first")
+    module = build_serving_module(MODEL_DIR)
+    with atomic_path(SERVING_DIR) as out:
+        tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve,
+                                                          "encode": module.encode})
+    log.info("saved %s", SERVING_DIR)
+
+
+if __name__ == "__main__":
+    run_stage(main)

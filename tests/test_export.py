@@ -1,0 +1,63 @@
+"""The servable export: a SavedModel with in-graph tokenization that agrees with `predict`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import SHARED_CSV, SHARED_MINILM, copy_project, demo_params, requires_shared, run
+
+from stages.common.files import write_json
+from stages.common.tokens import TOKENIZATION_FILE, encode
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    project = copy_project(tmp_path_factory.mktemp("export"), demo_params(train={"epochs": 2}), git=False)
+    for name in ("split", "tokenize", "train", "export"):
+        run([sys.executable, f"stages/{name}.py"], project)
+    return project
+
+
+def reviews(count: int) -> list[str]:
+    if SHARED_CSV.is_file():
+        return pd.read_csv(SHARED_CSV, nrows=count)["review"].tolist()
+    return pd.read_csv(Path(__file__).parents[1] / "data/sample/imdb_sample.csv")["review"].tolist()[:count]
+
+
+def test_savedmodel_agrees_with_predict(exported, monkeypatch):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
+
+    monkeypatch.chdir(exported)
+    from stages.predict import Predictor
+
+    texts = reviews(200)
+    serve = tf.saved_model.load("models/serving").signatures["serving_default"]
+    served = serve(review=tf.constant(texts))
+    expected = Predictor("models/model").probabilities(texts)
+    labels = np.array(["negative", "positive"])[expected.argmax(axis=1)]
+    assert (served["label"].numpy().astype(str) == labels).sum() >= len(texts) - 1
+    np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-3)
+
+
+@requires_shared
+@pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
+def test_in_graph_token_ids_equal_the_python_tokenizer_on_real_reviews(tmp_path, truncation):
+    from stages.common.checkpoint import load_classifier, load_tokenizer
+    from stages.export import build_serving_module
+
+    tokenizer = load_tokenizer(str(SHARED_MINILM))
+    load_classifier(str(SHARED_MINILM), ["negative", "positive"]).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    write_json(tmp_path / TOKENIZATION_FILE, {"max_length": 128, "truncation": truncation, "strip_html": False,
+                                              "model_input_names": list(tokenizer.model_input_names)})
+    texts = reviews(500)
+    module = build_serving_module(tmp_path)  # keep a reference: tf.function methods hold self weakly
+    graph = module.encode(np.array(texts, dtype=object))
+    ids, _ = encode(tokenizer, texts, 128, truncation)
+    lengths = graph["attention_mask"].numpy().sum(axis=1)
+    assert [row[:length].tolist() for row, length in zip(graph["input_ids"].numpy(), lengths, strict=True)] == ids
