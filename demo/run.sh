@@ -16,5 +16,8 @@ git init -q && git add -A && git -c user.name=demo -c user.email=demo@localhost 
 export HF_HUB_OFFLINE=1
 dvc repro
 echo
-echo "== Metrics (the scratch copy is $(pwd); explore it with dvc plots show, dvc exp run -S ...)"
-dvc metrics show
+echo "== Data report (metrics/data.json)"
+cat metrics/data.json
+echo "== Metrics"
+dvc metrics show metrics/eval.json metrics/train/metrics.json
+echo "== The scratch copy is $(pwd): try dvc plots show, dvc exp run -S train.epochs=4, python stages/predict.py \"...\""

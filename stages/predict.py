@@ -83,8 +83,9 @@ def score_file(predictor: Predictor, source: Path, target: Path, text_column: st
     if text_column not in header:
         raise PipelineError(f"{source}: no column '{text_column}' (columns: {', '.join(map(repr, header))}); "
                             f"pass --text-column")
+    total = sum(len(chunk) for chunk in pd.read_csv(source, chunksize=chunk_size * 10, usecols=[text_column]))
     rows = 0
-    with atomic_path(target) as partial, tqdm(desc="predict", unit="review") as progress:
+    with atomic_path(target) as partial, tqdm(total=total, desc="predict", unit="review") as progress:
         for chunk in pd.read_csv(source, chunksize=chunk_size, dtype={text_column: str}, keep_default_na=False):
             if chunk.empty:
                 continue
