@@ -72,6 +72,9 @@ class BatchSource:
 
         spec = {name: tf.TensorSpec((None, None), tf.int32) for name in self.input_names}
         dataset = tf.data.Dataset.from_generator(self, output_signature=(spec, tf.TensorSpec((None,), tf.int32)))
+        options = tf.data.Options()  # under a multi-worker strategy each worker takes its share of every batch
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        dataset = dataset.with_options(options)
         if not with_labels:
             dataset = dataset.map(lambda features, labels: features)
         return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)

@@ -50,6 +50,8 @@ class TokenizeParams:
 @dataclass(frozen=True)
 class TrainParams:
     seed: int
+    strategy: Literal["auto", "one_device", "mirrored", "multi_worker", "tpu"]
+    tpu_address: str | None
     epochs: int
     batch_size: int
     optimizer: Literal["adam", "adamw"]

@@ -60,10 +60,10 @@ class ResumableTraining(tf.keras.callbacks.Callback):
         self.folder, self.settings, self.best = folder, settings_fingerprint, best
         self.resumed: dict | None = None
 
-    def restore(self, model: tf.keras.Model) -> int:
+    def restore(self, model: tf.keras.Model, allowed: bool = True) -> int:
         state = read_json(self.folder / "state.json") if (self.folder / "state.json").is_file() else {}
         last = self.folder / "last_epoch"
-        if state.get("settings") != self.settings or state.get("completed") or not last.is_dir():
+        if not allowed or state.get("settings") != self.settings or state.get("completed") or not last.is_dir():
             shutil.rmtree(self.folder, ignore_errors=True)
             write_json(self.folder / "state.json", {"settings": self.settings, "completed": False})
             return 0
