@@ -37,7 +37,9 @@ def test_demo_runs_offline_on_a_fresh_copy_and_prints_the_metrics(tmp_path: Path
     before = (project / "params.yaml").read_text()
     result = run(["bash", "demo/run.sh"], project)
     assert "Running stage 'evaluate'" in result.stdout
+    report = json.loads(result.stdout.split("== Data report (metrics/data.json)\n", 1)[1].split("== Metrics", 1)[0])
+    assert report["rows_read"] == 300 and report["rows_removed"] == {"duplicate_text": 3}
     metrics = result.stdout.split("== Metrics", 1)[1]
-    assert "metrics/eval.json" in metrics and "metrics/data.json" in metrics and "roc_auc" in metrics
+    assert "metrics/eval.json" in metrics and "metrics/train/metrics.json" in metrics and "roc_auc" in metrics
     assert (project / "params.yaml").read_text() == before and not (project / "models/model").exists()
     assert json.loads((project / ".demo/metrics/eval.json").read_text())["examples"] > 0
