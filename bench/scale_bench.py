@@ -28,10 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
+from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
 
 ROOT = Path(__file__).resolve().parents[1]
-REVIEWS_CSV = Path("/work/shared/data/imdb/IMDB Dataset.csv")
-CHECKPOINT = Path("/work/shared/models/minilm-l6-h384-uncased")
+REVIEWS_CSV = ROOT.parent / "shared" / "data" / "imdb" / "IMDB Dataset.csv"
+CHECKPOINT = ROOT.parent / "shared" / "models" / "minilm-l6-h384-uncased"
 GNU_TIME = Path("/usr/bin/time")
 MAX_LENGTH = 512
 TOKENIZE_TARGET_BYTES = 1.5e9  # issue "Scale out": tokenize peak RSS under 1.5 GB at any corpus size
@@ -243,8 +244,7 @@ def print_table(results: dict[str, StageResult], csv_bytes: int, generated: int,
           f"`split`: report.\n")
     columns = ["stage", "rows", "seconds", "reviews/s", "peak RSS (MiB)", "target", "CPU s (user+sys)",
                "others' CPU s", "sampled peak anon / file-backed (MiB)"]
-    print("| " + " | ".join(columns) + " |")
-    print("|---" + "|---:" * (len(columns) - 1) + "|")
+    table = []
     for name, result in results.items():
         peak = result.max_rss_kb * 1024 / MIB if result.max_rss_kb is not None else None
         if name == "tokenize":
@@ -258,7 +258,8 @@ def print_table(results: dict[str, StageResult], csv_bytes: int, generated: int,
                    if result.sampled else "-")
         cells = [name, rows, f"{result.seconds:,.1f}", rate, f"{peak:,.0f}" if peak is not None else "-", target,
                  f"{result.cpu:,.1f}", f"{result.others_cpu:,.1f}", sampled]
-        print("| " + " | ".join(cells) + " |")
+        table.append(cells)
+    print(markdown_table(columns, table))
     loads = ", ".join(f"{name} {result.load_before:.2f}" for name, result in results.items())
     print(f"\nseconds = wall time and peak RSS = max resident set size, both from {timer}; MiB = 2^20 bytes, "
           f"MB = 10^6. CPU s above seconds means more than one core busy. others' CPU s = CPU time the rest of the "

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
 
 ROOT = Path(__file__).resolve().parents[1]
-REVIEWS_CSV = Path("/work/shared/data/imdb/IMDB Dataset.csv")
-CHECKPOINT = Path("/work/shared/models/minilm-l6-h384-uncased")
+REVIEWS_CSV = ROOT.parent / "shared" / "data" / "imdb" / "IMDB Dataset.csv"
+CHECKPOINT = ROOT.parent / "shared" / "models" / "minilm-l6-h384-uncased"
 IMPLEMENTATIONS = ("ours", "tutorial")
 TARGET_SPEEDUP, TARGET_SHRINK = 8.0, 10.0
 
@@ -147,13 +148,12 @@ def print_table(results: dict[str, dict], count: int, max_length: int, identical
           f"tutorial = slow BertTokenizer.encode_plus per review, int64 arrays.\n")
     columns = ["implementation", "reviews", "seconds", "CPU s", "others' CPU s", "reviews/s", "RSS after load MB",
                "peak RSS MB", "bytes on disk"]
-    print("| " + " | ".join(columns) + " |")
-    print("|---" + "|---:" * (len(columns) - 1) + "|")
+    table = []
     for name, result in results.items():
-        cells = [name, count, f"{result['seconds']:.1f}", f"{result['cpu']:.1f}", f"{result['others']:.1f}",
+        table.append([name, count, f"{result['seconds']:.1f}", f"{result['cpu']:.1f}", f"{result['others']:.1f}",
                  f"{count / result['seconds']:,.0f}",
-                 f"{result['baseline_mb']:.0f}", f"{result['peak_mb']:.0f}", f"{result['bytes']:,}"]
-        print("| " + " | ".join(map(str, cells)) + " |")
+                      f"{result['baseline_mb']:.0f}", f"{result['peak_mb']:.0f}", f"{result['bytes']:,}"])
+    print(markdown_table(columns, table))
     speedup = results["tutorial"]["seconds"] / results["ours"]["seconds"]
     shrink = results["tutorial"]["bytes"] / results["ours"]["bytes"]
     print(f"| **ratio** | | | | | ours/tutorial speed **{speedup:.1f}x** (target >= {TARGET_SPEEDUP:.0f}x) | | | "
