@@ -147,5 +147,6 @@ def main() -> None:
         shutil.rmtree(scratch)
     log.info("saved %s", MODEL_DIR if chief else "nothing (not the chief)")
 
+
 if __name__ == "__main__":
     run_stage(main)
