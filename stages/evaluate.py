@@ -22,23 +22,14 @@ import pandas as pd
 from stages.common.checkpoint import load_trained
 from stages.common.errors import run_stage
 from stages.common.files import atomic_path, write_json
-from stages.common.inputs import BatchSource
-from stages.common.metrics import classification_metrics, confusion_rows, precision_recall_rows, roc_rows, softmax
+from stages.common.inputs import BatchSource, predict_probabilities
+from stages.common.metrics import classification_metrics, confusion_rows, precision_recall_rows, roc_rows
 from stages.common.params import load_params
 from stages.common.tokens import load_meta, load_split
 
 MODEL_DIR = "models/model"
 TEST_CSV = "data/split/test.csv"
 log = logging.getLogger("evaluate")
-
-
-def predict_probabilities(model, source: BatchSource) -> np.ndarray:
-    """Class probabilities in the split's row order, predicted in length-sorted batches."""
-    logits = model.predict(source.dataset(with_labels=False), verbose=1 if sys.stdout.isatty() else 2).logits
-    order = np.concatenate(source.plan(epoch=0))
-    probabilities = np.empty_like(logits)
-    probabilities[order] = softmax(logits)
-    return probabilities
 
 
 def most_confident_errors(test: pd.DataFrame, probabilities: np.ndarray, names: list[str], top: int) -> pd.DataFrame:
@@ -57,7 +48,7 @@ def main() -> None:
     model = load_trained(MODEL_DIR, names)
     source = BatchSource(test, meta["model_input_names"], settings.batch_size, shuffle_seed=None,
                          group_by_length=True, pad_to_max_length=False, pad_to_multiple_of=8)
-    probabilities = predict_probabilities(model, source)
+    probabilities = predict_probabilities(model, source, verbose=1 if sys.stdout.isatty() else 2)
     labels = np.asarray(test.labels, dtype=np.int64)
     scores = classification_metrics(labels, probabilities)
     write_json("metrics/eval.json", scores)

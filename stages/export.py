@@ -19,11 +19,11 @@ if sys.path[0] == str(Path(__file__).resolve().parent):
 
 import logging
 
-from stages.common.checkpoint import load_tokenizer, load_trained
+from stages.common.checkpoint import load_tokenizer, load_trained, trained_labels
 from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path, read_json
 from stages.common.reviews import HTML_LINE_BREAK
-from stages.common.tokens import TOKENIZATION_FILE, head_tail_sizes
+from stages.common.tokens import TOKENIZATION_FILE, head_tail_sizes, num_special_tokens
 
 MODEL_DIR = Path("models/model")
 SERVING_DIR = Path("models/serving")
@@ -37,13 +37,12 @@ def build_serving_module(model_dir: Path):
 
     settings = read_json(model_dir / TOKENIZATION_FILE)
     tokenizer = load_tokenizer(str(model_dir))
-    config = read_json(model_dir / "config.json")
-    labels = [config["id2label"][str(index)] for index in range(len(config["id2label"]))]
+    labels = trained_labels(model_dir)
     model = load_trained(model_dir, labels)
     vocab = [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])]
     lowercase = bool(getattr(tokenizer, "do_lower_case", False))
     max_length, truncation = settings["max_length"], settings["truncation"]
-    num_special = len(tokenizer.build_inputs_with_special_tokens([]))
+    num_special = num_special_tokens(tokenizer)
     if tokenizer.build_inputs_with_special_tokens([7]) != [tokenizer.cls_token_id, 7, tokenizer.sep_token_id]:
         raise PipelineError(f"{model_dir}: export supports [CLS] text [SEP] tokenizers (BERT family) only")
     budget = max_length - num_special

@@ -25,11 +25,10 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from stages.common.checkpoint import load_tokenizer, load_trained
+from stages.common.checkpoint import load_tokenizer, load_trained, trained_labels
 from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path, read_json
-from stages.common.inputs import BatchSource
-from stages.common.metrics import softmax
+from stages.common.inputs import BatchSource, predict_probabilities
 from stages.common.reviews import strip_html_line_breaks
 from stages.common.tokens import TOKENIZATION_FILE, encode, id_dtype, pad
 
@@ -46,8 +45,7 @@ class Predictor:
                                 f"run `dvc repro train` or pass --model")
         self.settings = read_json(model_dir / TOKENIZATION_FILE)
         self.tokenizer = load_tokenizer(str(model_dir))
-        config = read_json(model_dir / "config.json")
-        self.labels = [config["id2label"][str(index)] for index in range(len(config["id2label"]))]
+        self.labels = trained_labels(model_dir)
         self.model = load_trained(model_dir, self.labels)
         self.batch_size = batch_size
 
@@ -59,10 +57,7 @@ class Predictor:
         split = pad(ids, self.settings["max_length"], self.tokenizer.pad_token_id, id_dtype(len(self.tokenizer)))
         source = BatchSource(split, self.settings["model_input_names"], self.batch_size, shuffle_seed=None,
                              group_by_length=True, pad_to_max_length=False, pad_to_multiple_of=8)
-        logits = self.model.predict(source.dataset(with_labels=False), verbose=0).logits
-        result = np.empty_like(logits)
-        result[np.concatenate(source.plan(epoch=0))] = softmax(logits)
-        return result
+        return predict_probabilities(self.model, source)
 
     def scores(self, texts: list[str]) -> pd.DataFrame:
         probabilities = self.probabilities(texts)

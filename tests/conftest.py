@@ -103,11 +103,14 @@ def demo_params(**changes: dict) -> dict:
     return params
 
 
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for commands the tests start: the venv's python first on PATH (DVC stages call `python`)."""
+    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+            "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1", "PYTHONWARNINGS": "ignore", **extra}
+
+
 def run(command: list[str], cwd: Path, check: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run a command with the venv's python first on PATH (DVC stages call `python`)."""
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "HF_HUB_OFFLINE": "1", "DVC_NO_ANALYTICS": "1", "PYTHONWARNINGS": "ignore"}
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(command, cwd=cwd, env=subprocess_env(), capture_output=True, text=True, timeout=timeout)
     if check and result.returncode != 0:
         raise AssertionError(f"{' '.join(command)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result

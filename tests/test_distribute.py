@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import copy_project, demo_params, run
+from conftest import copy_project, demo_params, run, subprocess_env
 
 from stages.common.checkpoint import load_trained
 
@@ -58,14 +57,10 @@ def set_strategy(project: Path, strategy: str) -> None:
     (project / "params.yaml").write_text(yaml.safe_dump(params))
 
 
-def environment(**extra: str) -> dict[str, str]:
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **extra}
-
-
 def test_mirrored_strategy_over_two_logical_cpus(tokenized):
     set_strategy(tokenized, "mirrored")
     result = subprocess.run([sys.executable, "runner.py"], cwd=tokenized, capture_output=True, text=True,
-                            timeout=600, env=environment(LOGICAL_CPUS="2", DIGEST_FILE="digest.json"))
+                            timeout=600, env=subprocess_env(LOGICAL_CPUS="2", DIGEST_FILE="digest.json"))
     assert result.returncode == 0, result.stderr[-3000:]
     assert "mirrored (MirroredStrategy) with 2 replica(s): global batch 16 = 8 per replica x 2" in result.stderr
     model = load_trained(tokenized / "models/model", ["negative", "positive"])
@@ -94,7 +89,7 @@ def test_two_multi_worker_processes_train_together_and_only_the_chief_writes(tok
             config = json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
             workers.append(subprocess.Popen(
                 [sys.executable, "runner.py"], cwd=tokenized, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                text=True, env=environment(TF_CONFIG=config, DIGEST_FILE=f"digest-{index}.json")))
+                text=True, env=subprocess_env(TF_CONFIG=config, DIGEST_FILE=f"digest-{index}.json")))
         outputs = [worker.communicate(timeout=600)[0] for worker in workers]
     finally:
         for worker in workers:

@@ -35,9 +35,8 @@ def test_texts_are_printed_with_label_and_probability(project):
 
 def test_predict_tokenizes_exactly_as_training(project, monkeypatch):
     monkeypatch.chdir(project)
-    from stages.common.inputs import BatchSource
+    from stages.common.inputs import BatchSource, predict_probabilities
     from stages.common.tokens import load_split
-    from stages.evaluate import predict_probabilities
     from stages.predict import Predictor
 
     predictor = Predictor("models/model")

@@ -76,10 +76,9 @@ def test_minilm_fine_tuned_on_a_few_hundred_reviews_beats_chance_and_reloads(tmp
 
     # models/model is itself a checkpoint: reloaded here, it gives the predictions evaluate scored.
     from stages.common.checkpoint import load_trained
-    from stages.common.inputs import BatchSource
+    from stages.common.inputs import BatchSource, predict_probabilities
     from stages.common.metrics import classification_metrics
     from stages.common.tokens import load_split
-    from stages.evaluate import predict_probabilities
 
     model = load_trained(project / "models/model", ["negative", "positive"])
     test = load_split("test", project / "data/tokens")

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from conftest import copy_project, demo_params, dvc
+from conftest import copy_project, demo_params, dvc, subprocess_env
 
 PARAMS = demo_params(tokenize={"chunk_size": 8}, train={"epochs": 4, "batch_size": 4, "deterministic": True})
 
 
 def start(script: str, project: Path) -> subprocess.Popen:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.Popen([sys.executable, f"stages/{script}.py"], cwd=project, env=env,
+    return subprocess.Popen([sys.executable, f"stages/{script}.py"], cwd=project, env=subprocess_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -5,6 +5,7 @@ Only TensorFlow .h5 weights are loaded (no pickle, no remote code).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,12 @@ def load_trained(model_dir: str | Path, labels: list[str]) -> Any:
         raise PipelineError(f"{model_dir}: the model's labels {model_labels} differ from the data's {labels} "
                             f"(data/split/labels.json); retrain with `dvc repro train`")
     return model
+
+
+def trained_labels(model_dir: str | Path) -> list[str]:
+    """The labels in a trained model directory's config, in id order."""
+    id2label = json.loads((Path(model_dir) / "config.json").read_text(encoding="utf-8"))["id2label"]
+    return [id2label[str(index)] for index in range(len(id2label))]
 
 
 def _require_tf_weights(checkpoint: str, hint: str = "") -> None:

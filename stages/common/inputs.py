@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from stages.common.metrics import softmax
 from stages.common.tokens import TokenizedSplit
 
 GROUP_WINDOW_BATCHES = 50  # batches per window sorted by length: similar lengths, still shuffled
@@ -78,3 +79,11 @@ class BatchSource:
         if not with_labels:
             dataset = dataset.map(lambda features, labels: features)
         return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)
+
+
+def predict_probabilities(model, source: BatchSource, verbose: int = 0) -> np.ndarray:
+    """Class probabilities in the split's row order, predicted in the source's (length-sorted) batch order."""
+    logits = model.predict(source.dataset(with_labels=False), verbose=verbose).logits
+    probabilities = np.empty_like(logits)
+    probabilities[np.concatenate(source.plan(epoch=0))] = softmax(logits)
+    return probabilities
