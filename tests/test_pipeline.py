@@ -10,7 +10,7 @@ import sys
 
 import pytest
 import yaml
-from conftest import copy_project, demo_params, dvc, run
+from conftest import ROOT, copy_project, demo_params, dvc, run
 
 STAGES = {"split", "tokenize", "train", "evaluate", "export"}
 
@@ -99,3 +99,41 @@ def test_the_model_is_a_dvc_artifact(project, tmp_path):
     out = tmp_path / "artifact"
     dvc("artifacts", "get", str(project), "imdb-sentiment", "-o", str(out), cwd=tmp_path)
     assert (out / "tf_model.h5").is_file() and (out / "tokenization.json").is_file()
+
+
+# The reference recipe, as params: what the README's "Reproduce the tutorial exactly" command must give.
+TUTORIAL_RECIPE = {
+    "data.strip_html": False, "data.drop_duplicates": False, "data.test_size": 0.2, "data.validation_size": 0.0,
+    "data.seed": 13, "data.labels": ["negative", "positive"], "model.checkpoint": "bert-base-cased",
+    "model.init": "pretrained", "tokenize.max_length": 512, "tokenize.truncation": "head",
+    "train.optimizer": "adam", "train.learning_rate": 3.0e-5, "train.epsilon": 1.0e-8, "train.clipnorm": 1.0,
+    "train.batch_size": 32, "train.epochs": 3, "train.pad_to_max_length": True,
+}
+
+
+def readme_tutorial_overrides() -> list[str]:
+    section = (ROOT / "README.md").read_text().split("### Reproduce the tutorial exactly", 1)[1]
+    return re.findall(r"-S (\S+)", section.split("```bash", 1)[1].split("```", 1)[0])
+
+
+def test_the_readme_tutorial_overrides_give_the_reference_recipe():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for override in readme_tutorial_overrides():
+        name, value = override.split("=", 1)
+        group, key = name.split(".")
+        assert key in params[group], override
+        params[group][key] = yaml.safe_load(value)
+    assert {name: params[name.split(".")[0]][name.split(".")[1]] for name in TUTORIAL_RECIPE} == TUTORIAL_RECIPE
+
+
+def test_the_tutorial_recipe_runs_end_to_end(tmp_path):
+    project = copy_project(tmp_path, demo_params(train={"epochs": 1}))
+    overrides = [arg for override in readme_tutorial_overrides() for arg in ("-S", override)]
+    dvc("exp", "run", *overrides, cwd=project)
+    report = json.loads((project / "metrics/data.json").read_text())
+    assert report["rows_removed"] == {} and report["splits"]["validation"]["rows"] == 0
+    assert report["rows_kept"] == report["rows_read"]
+    assert json.loads((project / "data/tokens/meta.json").read_text())["truncation"] == "head"
+    assert "best_epoch" not in json.loads((project / "metrics/train/metrics.json").read_text())
+    evaluation = json.loads((project / "metrics/eval.json").read_text())
+    assert evaluation["examples"] == report["splits"]["test"]["rows"]

@@ -61,6 +61,15 @@ def test_cached_arrays_match_the_tokenizer(tmp_path, tiny_checkpoint, truncation
         assert split.input_ids.tolist() == reference
 
 
+def test_an_empty_split_gives_empty_arrays(tmp_path, tiny_checkpoint):
+    _write_split(tmp_path / "validation.csv", [])  # validation_size 0, as in the tutorial
+    params = TokenizeParams(max_length=16, truncation="head", chunk_size=3)
+    full = tokenize_split(tmp_path / "validation.csv", tmp_path / "tokens" / "validation",
+                          load_tokenizer(str(tiny_checkpoint)), params)
+    split = load_split("validation", tmp_path / "tokens")
+    assert len(full) == 0 and split.input_ids.shape == (0, 16) and len(split.lengths) == len(split.labels) == 0
+
+
 def test_a_one_megabyte_review_is_truncated_like_any_other(tmp_path, tiny_checkpoint):
     tokenizer = load_tokenizer(str(tiny_checkpoint))
     _write_split(tmp_path / "train.csv", ["a wonderful film " * 60_000, "bad"])

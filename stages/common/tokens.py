@@ -47,6 +47,8 @@ def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> tup
     budget = max_length - num_special
     if budget < 2:
         raise PipelineError(f"tokenize.max_length {max_length} leaves no room for text")
+    if not texts:  # an empty split (validation_size 0); fast tokenizers fail on an empty batch
+        return [], []
     head_size, _ = head_tail_sizes(max_length, num_special)
     encoded = tokenizer(texts, add_special_tokens=False, return_attention_mask=False,
                         return_token_type_ids=False, verbose=False)["input_ids"]
