@@ -38,9 +38,10 @@ from pathlib import Path
 
 import yaml
 from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
+from scratch import ROOT, copy_project, stage_env
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
+sys.path.insert(0, str(ROOT))  # the stages' helpers, for the subset and the leak count
 REVIEWS_CSV = SHARED / "data/imdb/IMDB Dataset.csv"
 CHECKPOINT = SHARED / "models/minilm-l6-h384-uncased"
 TUTORIAL_DATA = {"strip_html": False, "drop_duplicates": False, "validation_size": 0.0}
@@ -58,17 +59,12 @@ RECIPES["ours + adamw"] = (RECIPES["ours + adam"][0], RECIPES["ours + adam"][1],
 RECIPES["ours + adamw, head"] = (RECIPES["ours + adamw"][0], {"truncation": "head"}, RECIPES["ours + adamw"][2])
 
 
-def subprocess_env() -> dict[str, str]:
-    return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-            "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
-
-
 def run_stage(project: Path, name: str, log: Path) -> float:
     """Run `python stages/NAME.py` in the project; return its wall seconds. Its output goes to `log`."""
     start = time.perf_counter()
     with log.open("a") as out:
-        done = subprocess.run([sys.executable, f"stages/{name}.py"], cwd=project, env=subprocess_env(),
-                              stdout=out, stderr=subprocess.STDOUT)
+        done = subprocess.run([sys.executable, f"stages/{name}.py"], cwd=project,
+                              env=stage_env(PYTHONWARNINGS="ignore"), stdout=out, stderr=subprocess.STDOUT)
     if done.returncode != 0:
         sys.exit(f"error: stage {name} failed in {project} (exit {done.returncode}); see {log}")
     return time.perf_counter() - start
@@ -78,7 +74,6 @@ def write_subset(path: Path, rows: int, seed: int) -> dict:
     """`rows` reviews (half of each label) whose text, <br /> stripped, occurs once in the whole CSV."""
     import pandas as pd
 
-    sys.path.insert(0, str(ROOT))
     from stages.common.reviews import read_reviews, strip_html_line_breaks
 
     reviews = pd.read_csv(REVIEWS_CSV, keep_default_na=False)
@@ -92,7 +87,6 @@ def write_subset(path: Path, rows: int, seed: int) -> dict:
 
 def tutorial_leak(test_size: float, seed: int) -> dict:
     """On the whole CSV split the tutorial's way: test reviews whose exact text is also in train."""
-    sys.path.insert(0, str(ROOT))
     from stages.common.params import DataParams
     from stages.common.reviews import read_reviews
     from stages.split import split_reviews
@@ -112,11 +106,7 @@ def make_project(folder: Path, subset: Path, recipe: str, args: argparse.Namespa
         return folder
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        (partial / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, partial / name)
+    copy_project(partial)
     data, tokenize, train = RECIPES[recipe]
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"].update(raw_csv=str(subset), test_size=0.5, max_rows=None, seed=13, **data)
@@ -164,7 +154,7 @@ def run_recipe(project: Path, seed: int, result: Path) -> dict:
     return outcome
 
 
-def test_rows(project: Path) -> list[int]:
+def held_out_rows(project: Path) -> list[int]:
     import pandas as pd
 
     return sorted(pd.read_csv(project / "data/split/test.csv", usecols=["source_row"])["source_row"])
@@ -200,7 +190,7 @@ def main() -> None:
             projects[recipe] = make_project(work / slug, subset, recipe, args)
             print(f"{datetime.datetime.now():%H:%M:%S} {recipe}, seed {seed}", file=sys.stderr, flush=True)
             results.setdefault(recipe, []).append(run_recipe(projects[recipe], seed, work / f"{slug}-{seed}.json"))
-    same_test = len({tuple(test_rows(project)) for project in projects.values()}) == 1
+    same_test = len({tuple(held_out_rows(project)) for project in projects.values()}) == 1
     if not same_test:
         sys.exit("error: the recipes' test splits differ; the comparison would not be on the same reviews")
     leak = tutorial_leak(0.2, 13)

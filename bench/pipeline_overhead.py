@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime
 import os
 import re
-import shutil
 import statistics
 import subprocess
 import sys
@@ -22,25 +21,19 @@ from pathlib import Path
 
 import yaml
 from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
+from scratch import ROOT, copy_project, stage_env
 
-ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 
 
 def run(command: list[str], cwd: Path) -> tuple[float, str]:
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "HF_HUB_OFFLINE": "1"}
     start = time.perf_counter()
-    result = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=True)
+    result = subprocess.run(command, cwd=cwd, env=stage_env(), capture_output=True, text=True, check=True)
     return time.perf_counter() - start, result.stdout
 
 
 def scratch_project(folder: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, check=True).stdout.decode().split("\0")
-    for name in filter(None, files):
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, folder / name)
+    copy_project(folder)
     params = yaml.safe_load((ROOT / "demo/params.yaml").read_text())
     params["data"]["raw_csv"] = str(SHARED / "data/imdb/IMDB Dataset.csv")
     params["model"]["checkpoint"] = "demo/tiny-bert"
