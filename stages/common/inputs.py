@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from stages.common.metrics import softmax
 from stages.common.tokens import TokenizedSplit
 
 GROUP_WINDOW_BATCHES = 50  # batches per window sorted by length: similar lengths, still shuffled
@@ -83,6 +82,8 @@ class BatchSource:
 
 def predict_probabilities(model, source: BatchSource, verbose: int = 0) -> np.ndarray:
     """Class probabilities in the split's row order, predicted in the source's (length-sorted) batch order."""
+    from stages.common.metrics import softmax  # scikit-learn: kept off the import path of the batch helpers
+
     logits = model.predict(source.dataset(with_labels=False), verbose=verbose).logits
     probabilities = np.empty_like(logits)
     probabilities[np.concatenate(source.plan(epoch=0))] = softmax(logits)
