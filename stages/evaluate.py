@@ -19,10 +19,10 @@ import logging
 import numpy as np
 import pandas as pd
 
-from stages.common.checkpoint import load_trained
 from stages.common.errors import run_stage
 from stages.common.files import atomic_path, write_json
 from stages.common.inputs import BatchSource, predict_probabilities
+from stages.common.libraries import load_trained
 from stages.common.metrics import classification_metrics, confusion_rows, precision_recall_rows, roc_rows
 from stages.common.params import load_params
 from stages.common.tokens import load_meta, load_split

@@ -19,9 +19,10 @@ if sys.path[0] == str(Path(__file__).resolve().parent):
 
 import logging
 
-from stages.common.checkpoint import load_tokenizer, load_trained, trained_labels
+from stages.common.checkpoint import load_tokenizer
 from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path, read_json
+from stages.common.libraries import load_trained, trained_labels
 from stages.common.reviews import HTML_LINE_BREAK
 from stages.common.tokens import TOKENIZATION_FILE, head_tail_sizes, num_special_tokens
 
@@ -39,6 +40,9 @@ def build_serving_module(model_dir: Path):
     tokenizer = load_tokenizer(str(model_dir))
     labels = trained_labels(model_dir)
     model = load_trained(model_dir, labels)
+    if model.library.backend() != "tensorflow":
+        raise PipelineError(f"export writes a TensorFlow SavedModel, and this model runs on {model.library.backend()}; "
+                            f"run `KERAS_BACKEND=tensorflow dvc repro export` (the saved weights work on any backend)")
     vocab = [token for token, _ in sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])]
     lowercase = bool(getattr(tokenizer, "do_lower_case", False))
     max_length, truncation = settings["max_length"], settings["truncation"]
@@ -51,7 +55,8 @@ def build_serving_module(model_dir: Path):
     class ServingModule(tf.Module):
         def __init__(self) -> None:
             super().__init__()
-            self.model = model
+            self.classifier = model
+            self.model = model.model  # tracked, so its variables are saved
             self.labels = tf.constant(labels)
             self.wordpiece = tf_text.FastBertTokenizer(vocab=vocab, token_out_type=tf.int64,
                                                        unknown_token=tokenizer.unk_token,
@@ -90,7 +95,7 @@ def build_serving_module(model_dir: Path):
             features = self.encode(review)
             inputs = dict(features, token_type_ids=tf.zeros_like(features["input_ids"]))
             inputs = {name: inputs[name] for name in settings["model_input_names"]}
-            probabilities = tf.nn.softmax(self.model(inputs, training=False).logits, axis=-1)
+            probabilities = tf.nn.softmax(tf.cast(self.classifier.logits(inputs), tf.float32), axis=-1)
             return {"label": tf.gather(self.labels, tf.argmax(probabilities, axis=-1)),
                     "probabilities": probabilities}
 

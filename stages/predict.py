@@ -25,10 +25,11 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from stages.common.checkpoint import load_tokenizer, load_trained, trained_labels
+from stages.common.checkpoint import load_tokenizer
 from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path, read_json
 from stages.common.inputs import BatchSource, predict_probabilities
+from stages.common.libraries import load_trained, trained_labels
 from stages.common.reviews import strip_html_line_breaks
 from stages.common.tokens import TOKENIZATION_FILE, encode, id_dtype, pad
 

@@ -9,10 +9,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-
-import tensorflow as tf
+from typing import TYPE_CHECKING
 
 from stages.common.errors import PipelineError
+
+if TYPE_CHECKING:
+    import tensorflow as tf
 
 log = logging.getLogger("train")
 
@@ -22,6 +24,8 @@ def make_strategy(name: str, tpu_address: str | None = None) -> tf.distribute.St
 
     Call it before anything else touches TensorFlow's runtime: collective ops are configured at startup.
     """
+    import tensorflow as tf
+
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise PipelineError("train.strategy multi_worker needs TF_CONFIG in the environment of every worker "
@@ -54,5 +58,6 @@ def is_chief() -> bool:
     return task["type"] == "worker" and task.get("index", 0) == 0 and "chief" not in config.get("cluster", {})
 
 
-def mixed_precision_policy(strategy: tf.distribute.Strategy) -> str:
-    return "mixed_bfloat16" if isinstance(strategy, tf.distribute.TPUStrategy) else "mixed_float16"
+def mixed_precision_policy(tpu: bool) -> str:
+    """bfloat16 on TPUs, which compute in it natively; float16 with loss scaling on GPUs."""
+    return "mixed_bfloat16" if tpu else "mixed_float16"

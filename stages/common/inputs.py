@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 
 import numpy as np
@@ -46,6 +47,7 @@ class BatchSource:
     def __init__(self, split: TokenizedSplit, input_names: list[str], batch_size: int, *, shuffle_seed: int | None,
                  group_by_length: bool, pad_to_max_length: bool, pad_to_multiple_of: int) -> None:
         self.split, self.input_names, self.batch_size = split, input_names, batch_size
+        self.names = {name: name for name in input_names}  # the model's input name -> our feature name
         self.shuffle_seed, self.group_by_length = shuffle_seed, group_by_length
         self.pad_to_max_length, self.multiple = pad_to_max_length, pad_to_multiple_of
         self.max_length = split.input_ids.shape[1]
@@ -58,19 +60,29 @@ class BatchSource:
     def __len__(self) -> int:
         return -(-len(self.split.lengths) // self.batch_size)
 
+    def renamed(self, names: dict[str, str]) -> BatchSource:
+        """A copy (at the same epoch) whose batches use a model's own input names, e.g. {"token_ids": "input_ids"}."""
+        source = copy.copy(self)
+        source.names = dict(names)
+        return source
+
+    def batch(self, rows: np.ndarray) -> tuple[dict, np.ndarray]:
+        width = batch_width(np.asarray(self.split.lengths[rows]), self.max_length, self.pad_to_max_length,
+                            self.multiple)
+        features = batch_features(self.split, rows, width, sorted(set(self.names.values())))
+        return ({name: features[ours] for name, ours in self.names.items()},
+                np.asarray(self.split.labels[rows], dtype=np.int32))
+
     def __call__(self) -> Iterator[tuple[dict, np.ndarray]]:
         plan, self.epoch = self.plan(self.epoch), self.epoch + 1
         for rows in plan:
-            width = batch_width(np.asarray(self.split.lengths[rows]), self.max_length, self.pad_to_max_length,
-                                self.multiple)
-            yield (batch_features(self.split, rows, width, self.input_names),
-                   np.asarray(self.split.labels[rows], dtype=np.int32))
+            yield self.batch(rows)
 
     def dataset(self, with_labels: bool = True):
         """A tf.data.Dataset over this source, with known cardinality and prefetching."""
         import tensorflow as tf
 
-        spec = {name: tf.TensorSpec((None, None), tf.int32) for name in self.input_names}
+        spec = {name: tf.TensorSpec((None, None), tf.int32) for name in self.names}
         dataset = tf.data.Dataset.from_generator(self, output_signature=(spec, tf.TensorSpec((None,), tf.int32)))
         options = tf.data.Options()  # under a multi-worker strategy each worker takes its share of every batch
         options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
@@ -80,11 +92,14 @@ class BatchSource:
         return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)
 
 
-def predict_probabilities(model, source: BatchSource, verbose: int = 0) -> np.ndarray:
-    """Class probabilities in the split's row order, predicted in the source's (length-sorted) batch order."""
+def predict_probabilities(classifier, source: BatchSource, verbose: int = 0) -> np.ndarray:
+    """Class probabilities in the split's row order, predicted in the source's (length-sorted) batch order.
+
+    `classifier` is a trained model as `load_trained` returns it (stages/common/libraries).
+    """
     from stages.common.metrics import softmax  # scikit-learn: kept off the import path of the batch helpers
 
-    logits = model.predict(source.dataset(with_labels=False), verbose=verbose).logits
+    logits = np.asarray(classifier.predict_logits(source, verbose), dtype=np.float32)
     probabilities = np.empty_like(logits)
     probabilities[np.concatenate(source.plan(epoch=0))] = softmax(logits)
     return probabilities

@@ -36,6 +36,7 @@ class DataParams:
 
 @dataclass(frozen=True)
 class ModelParams:
+    library: Literal["transformers", "keras_hub"]
     checkpoint: str
     init: Literal["pretrained", "random"]
 

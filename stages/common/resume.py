@@ -13,9 +13,9 @@ import json
 import logging
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import tensorflow as tf
 
 from stages.common.files import atomic_path, read_json, write_json
 
@@ -25,17 +25,6 @@ log = logging.getLogger("train")
 
 def fingerprint(*settings: object) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def optimizer_variables(optimizer: tf.keras.optimizers.Optimizer) -> list[tf.Variable]:
-    variables = optimizer.variables  # a method on legacy optimizers (transformers' AdamWeightDecay), else a property
-    return list(variables() if callable(variables) else variables)
-
-
-def random_generators(model: tf.keras.Model) -> list[tf.random.Generator]:
-    """The dropout layers' tf.random.Generator objects (see configure_tensorflow in stages/train.py)."""
-    found = (getattr(getattr(layer, "_random_generator", None), "_generator", None) for layer in model.submodules)
-    return [generator for generator in found if generator is not None]
 
 
 def _save_arrays(path: Path, arrays: list[np.ndarray]) -> None:
@@ -48,34 +37,31 @@ def _load_arrays(path: Path) -> list[np.ndarray]:
         return [saved[f"arr_{index}"] for index in range(len(saved.files))]
 
 
-class ResumableTraining(tf.keras.callbacks.Callback):
+class _Resumable:
     """Saves the training state after each epoch; `restore()` before `fit` gives the epoch to start at.
 
-    Put it after EarlyStopping in the callback list: it carries that callback's best epoch across a resume.
+    Mixed into the Keras Callback class of the model's library (see `resumable_training`). Put it after
+    EarlyStopping in the callback list: it carries that callback's best epoch across a resume.
     """
 
-    def __init__(self, settings_fingerprint: str, best: tf.keras.callbacks.EarlyStopping | None,
-                 folder: Path = STATE_DIR) -> None:
+    def __init__(self, library: Any, settings_fingerprint: str, best: Any | None, folder: Path = STATE_DIR) -> None:
         super().__init__()
-        self.folder, self.settings, self.best = folder, settings_fingerprint, best
+        self.library, self.folder, self.settings, self.best = library, folder, settings_fingerprint, best
         self.resumed: dict | None = None
 
-    def restore(self, model: tf.keras.Model, allowed: bool = True) -> int:
+    def restore(self, model: Any, allowed: bool = True) -> int:
         state = read_json(self.folder / "state.json") if (self.folder / "state.json").is_file() else {}
         last = self.folder / "last_epoch"
         if not allowed or state.get("settings") != self.settings or state.get("completed") or not last.is_dir():
             shutil.rmtree(self.folder, ignore_errors=True)
             write_json(self.folder / "state.json", {"settings": self.settings, "completed": False})
             return 0
-        model(model.dummy_inputs, training=True)  # builds the model and its dropout generators
-        trainable = model.trainable_variables  # a zero step creates the optimizer's slots; then all is overwritten
-        model.optimizer.apply_gradients(zip([tf.zeros_like(v) for v in trainable], trainable, strict=True))
+        self.library.create_optimizer_variables(model)  # then every variable is overwritten
         model.set_weights(_load_arrays(last / "model.npz"))
-        for variable, value in zip(optimizer_variables(model.optimizer), _load_arrays(last / "optimizer.npz"),
-                                   strict=True):
-            variable.assign(value)
-        for generator, value in zip(random_generators(model), _load_arrays(last / "random.npz"), strict=True):
-            generator.state.assign(value)
+        for variables, saved in ((self.library.optimizer_variables(model), "optimizer.npz"),
+                                 (self.library.random_states(model), "random.npz")):
+            for variable, value in zip(variables, _load_arrays(last / saved), strict=True):
+                variable.assign(value)
         self.resumed = read_json(last / "progress.json")
         log.info("resuming after epoch %d from %s", self.resumed["epochs_done"], last)
         return self.resumed["epochs_done"]
@@ -91,8 +77,9 @@ class ResumableTraining(tf.keras.callbacks.Callback):
         with atomic_path(self.folder / "last_epoch") as last:
             last.mkdir()
             _save_arrays(last / "model.npz", self.model.get_weights())
-            _save_arrays(last / "optimizer.npz", [v.numpy() for v in optimizer_variables(self.model.optimizer)])
-            _save_arrays(last / "random.npz", [generator.state.numpy() for generator in random_generators(self.model)])
+            for variables, saved in ((self.library.optimizer_variables(self.model), "optimizer.npz"),
+                                     (self.library.random_states(self.model), "random.npz")):
+                _save_arrays(last / saved, [np.asarray(variable.numpy()) for variable in variables])
             if self.best is not None and self.best.best_weights is not None:
                 _save_arrays(last / "best_weights.npz", self.best.best_weights)
                 best = {"value": float(self.best.best), "epoch": self.best.best_epoch, "wait": self.best.wait}
@@ -101,3 +88,9 @@ class ResumableTraining(tf.keras.callbacks.Callback):
     def on_train_end(self, logs=None) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
         write_json(self.folder / "state.json", {"settings": self.settings, "completed": True})
+
+
+def resumable_training(library: Any, settings_fingerprint: str, best: Any | None, folder: Path = STATE_DIR) -> Any:
+    """The resume callback, as a subclass of the Keras Callback that `library`'s models accept."""
+    callback_class = type("ResumableTraining", (_Resumable, library.callback_base()), {})
+    return callback_class(library, settings_fingerprint, best, folder)
