@@ -117,7 +117,7 @@ def make_project(folder: Path, subset: Path, recipe: str, args: argparse.Namespa
     data, tokenize, train = RECIPES[recipe]
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params["data"].update(raw_csv=str(subset), test_size=0.5, max_rows=None, seed=13, **data)
-    params["model"].update(checkpoint=str(CHECKPOINT), init="pretrained", **MODELS.get(recipe, {}))
+    params["model"].update({"checkpoint": str(CHECKPOINT), "init": "pretrained", **MODELS.get(recipe, {})})
     params["tokenize"].update(max_length=args.max_length, **tokenize)
     params["train"].update(epochs=args.epochs, batch_size=32, **train)
     (partial / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

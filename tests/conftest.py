@@ -122,3 +122,34 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
 
 def stage(name: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
     return run([sys.executable, f"stages/{name}.py"], cwd, check=check)
+
+
+def save_pytorch_safetensors(model, folder: Path, shards: int = 1) -> Path:
+    """A TF transformers model's base weights as the Hub ships them today: config.json and model.safetensors
+    with PyTorch names and layout (no classification head), optionally sharded with an index, made without torch."""
+    import json
+
+    import numpy as np
+    from safetensors.numpy import save_file
+    from transformers.modeling_tf_pytorch_utils import TransposeType, convert_tf_weight_name_to_pt_weight_name
+
+    state = {}
+    for weight in model.weights:
+        name, transpose = convert_tf_weight_name_to_pt_weight_name(weight.name, tf_weight_shape=weight.shape)
+        if name.startswith(("classifier.", "pre_classifier.")):
+            continue
+        array = weight.numpy()
+        state[name] = np.ascontiguousarray(array.T if transpose is TransposeType.SIMPLE else array)
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.save_pretrained(folder)
+    names = sorted(state)
+    if shards == 1:
+        save_file(state, folder / "model.safetensors", metadata={"format": "pt"})
+        return folder
+    weight_map = {}
+    for index, part in enumerate(np.array_split(np.array(names), shards)):
+        file = f"model-{index + 1:05d}-of-{shards:05d}.safetensors"
+        save_file({name: state[name] for name in part}, folder / file, metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(part.tolist(), file))
+    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {}, "weight_map": weight_map}))
+    return folder

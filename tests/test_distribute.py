@@ -14,7 +14,7 @@ import pytest
 import yaml
 from conftest import copy_project, demo_params, run, subprocess_env
 
-from stages.common.checkpoint import load_trained
+from stages.common.libraries import load_trained
 
 # Runs stages/train.py's main() after optional logical CPU devices; records the final weights' digest.
 RUNNER = textwrap.dedent("""
@@ -62,10 +62,10 @@ def test_mirrored_strategy_over_two_logical_cpus(tokenized):
     result = subprocess.run([sys.executable, "runner.py"], cwd=tokenized, capture_output=True, text=True,
                             timeout=600, env=subprocess_env(LOGICAL_CPUS="2", DIGEST_FILE="digest.json"))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "mirrored (MirroredStrategy) with 2 replica(s): global batch 16 = 8 per replica x 2" in result.stderr
+    assert "train.strategy mirrored with 2 replica(s): global batch 16 = 8 per replica x 2" in result.stderr
     model = load_trained(tokenized / "models/model", ["negative", "positive"])
     inputs = {"input_ids": np.array([[2, 40, 50, 3]]), "attention_mask": np.ones((1, 4), dtype=int)}
-    assert model(inputs).logits.shape == (1, 2)
+    assert model.logits(inputs).shape == (1, 2)
 
 
 def free_ports(count: int) -> list[int]:
@@ -96,7 +96,7 @@ def test_two_multi_worker_processes_train_together_and_only_the_chief_writes(tok
             worker.kill()
     for worker, output in zip(workers, outputs, strict=True):
         assert worker.returncode == 0, output[-3000:]
-        assert "multi_worker (CollectiveAllReduceStrategy) with 2 replica(s): global batch 16 = 8 per replica x 2" \
+        assert "train.strategy multi_worker with 2 replica(s): global batch 16 = 8 per replica x 2" \
             in output
     chief, other = (json.loads((tokenized / f"digest-{index}.json").read_text()) for index in range(2))
     assert chief["digest"] == other["digest"]  # the workers' final weights agree

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.common.checkpoint import load_classifier
 from stages.common.inputs import BatchSource, batch_features, batch_plan, batch_width
+from stages.common.libraries import get_library
 from stages.common.tokens import TokenizedSplit
 
 
@@ -68,7 +68,7 @@ def test_masks_and_token_types_follow_lengths():
 
 
 def test_dynamic_padding_gives_the_same_logits_as_static_padding(tiny_checkpoint):
-    model = load_classifier(str(tiny_checkpoint), ["negative", "positive"])
+    model = get_library("transformers").build(str(tiny_checkpoint), ["negative", "positive"], "pretrained")
     vocab = len((tiny_checkpoint / "vocab.txt").read_text().splitlines())
     split = make_split([5, 12, 20, 9, 32, 3], max_length=32, vocab=vocab)
     names = ["input_ids", "token_type_ids", "attention_mask"]

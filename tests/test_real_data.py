@@ -10,9 +10,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_CSV, SHARED_MINILM, copy_project, demo_params, dvc, requires_shared
+from conftest import SHARED, SHARED_CSV, SHARED_MINILM, copy_project, demo_params, dvc, requires_shared
 
 pytestmark = [pytest.mark.real_data, requires_shared]
+SHARED_SAFETENSORS = SHARED / "models" / "minilm-l6-h384-uncased-safetensors"  # the same weights, as the Hub ships
 
 
 def digests(folder: Path) -> dict[str, str]:
@@ -55,14 +56,18 @@ def test_tokenize_on_all_real_reviews_is_leak_free_and_byte_identical_across_clo
         assert labels.tolist() == split["label"].tolist()
 
 
-def test_minilm_fine_tuned_on_a_few_hundred_reviews_beats_chance_and_reloads(tmp_path):
-    params = real_params(data={"max_rows": 600, "test_size": 0.33},
+@pytest.mark.parametrize("library", ["transformers", "keras_hub"])
+def test_minilm_from_safetensors_fine_tuned_on_a_few_hundred_reviews_beats_chance_and_reloads(tmp_path, library):
+    params = real_params(model={"library": library, "checkpoint": str(SHARED_SAFETENSORS)},
+                         data={"max_rows": 600, "test_size": 0.33},
                          tokenize={"max_length": 128, "truncation": "head_tail"},
                          train={"epochs": 2, "batch_size": 16, "optimizer": "adamw", "learning_rate": 5.0e-5,
                                 "deterministic": False})
     project = copy_project(tmp_path, params)
-    dvc("repro", cwd=project)
+    result = dvc("repro", cwd=project)
     scores = json.loads((project / "metrics/eval.json").read_text())
+    # transformers' TF classes warn that they are deprecated on every run; the maintained library does not.
+    assert ("deprecated" in (result.stdout + result.stderr).lower()) == (library == "transformers")
 
     # Chance is the majority class share p0 of this test set. Under "no better than chance", accuracy over n
     # reviews has standard deviation sqrt(p0 (1 - p0) / n); 3.29 of them is a one-sided p < 0.0005. For
@@ -75,8 +80,8 @@ def test_minilm_fine_tuned_on_a_few_hundred_reviews_beats_chance_and_reloads(tmp
     assert scores["roc_auc"] > 0.5 + 3.29 * math.sqrt((n + 1) / (12 * (n / 2) ** 2)), scores
 
     # models/model is itself a checkpoint: reloaded here, it gives the predictions evaluate scored.
-    from stages.common.checkpoint import load_trained
     from stages.common.inputs import BatchSource, predict_probabilities
+    from stages.common.libraries import load_trained
     from stages.common.metrics import classification_metrics
     from stages.common.tokens import load_split
 

@@ -9,9 +9,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from conftest import copy_project, demo_params, dvc, subprocess_env
 
 PARAMS = demo_params(tokenize={"chunk_size": 8}, train={"epochs": 4, "batch_size": 4, "deterministic": True})
+LIBRARIES = ["transformers", "keras_hub"]
+
+
+def params_for(library: str) -> dict:
+    return {**PARAMS, "model": {**PARAMS["model"], "library": library}}
 
 
 def start(script: str, project: Path) -> subprocess.Popen:
@@ -29,13 +35,14 @@ def kill_when(process: subprocess.Popen, ready: Path, timeout: float = 300) -> N
     assert process.wait(timeout=30) == -signal.SIGKILL
 
 
-def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path):
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, library):
     (tmp_path / "reference").mkdir()
-    reference = copy_project(tmp_path / "reference", PARAMS)
+    reference = copy_project(tmp_path / "reference", params_for(library))
     dvc("repro", cwd=reference)
 
     (tmp_path / "killed").mkdir()
-    project = copy_project(tmp_path / "killed", PARAMS)
+    project = copy_project(tmp_path / "killed", params_for(library))
     dvc("repro", "tokenize", cwd=project)
     training = start("train", project)
     kill_when(training, project / "models/train_state/last_epoch/progress.json")  # epoch 1 saved: now in epoch 2
@@ -62,8 +69,9 @@ def test_killed_tokenize_leaves_no_partial_output(tmp_path):
     assert (project / "data/tokens/meta.json").is_file() and not (project / "data/.tokens.partial").exists()
 
 
-def test_deterministic_training_gives_an_identical_model_twice(tmp_path):
-    project = copy_project(tmp_path, PARAMS)
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_deterministic_training_gives_an_identical_model_twice(tmp_path, library):
+    project = copy_project(tmp_path, params_for(library))
     dvc("repro", cwd=project)
     first = {path: (project / path).read_text() for path in ("dvc.lock", "metrics/train/metrics.json")}
     assert "Running stage 'train'" in dvc("repro", "--force", "--single-item", "train", cwd=project).stdout
