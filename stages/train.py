@@ -82,9 +82,9 @@ def main() -> None:
     log.info("training on %d reviews in %d batches for %d epochs", len(sources["train"].split.labels),
              len(sources["train"]), settings.epochs)
     validation = library.fit_data(model, sources["validation"]) if len(sources["validation"]) else None
-    model.fit(library.fit_data(model, sources["train"]), validation_data=validation, epochs=settings.epochs,
-              initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,  # the source shuffles
-              verbose=1 if sys.stdout.isatty() else 2)
+    library.fit(model, library.fit_data(model, sources["train"]), validation_data=validation, epochs=settings.epochs,
+                initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,  # the source shuffles
+                verbose=1 if sys.stdout.isatty() else 2)
     if best is not None and settings.keep_best:
         live.summary["best_epoch"] = best.best_epoch + 1
         live.make_summary()

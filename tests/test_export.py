@@ -14,9 +14,10 @@ from stages.common.files import write_json
 from stages.common.tokens import TOKENIZATION_FILE, encode
 
 
-@pytest.fixture(scope="module")
-def exported(tmp_path_factory) -> Path:
-    project = copy_project(tmp_path_factory.mktemp("export"), demo_params(train={"epochs": 2}), git=False)
+@pytest.fixture(scope="module", params=["transformers", "keras_hub"])
+def exported(tmp_path_factory, request) -> Path:
+    params = demo_params(model={"library": request.param}, train={"epochs": 2})
+    project = copy_project(tmp_path_factory.mktemp("export"), params, git=False)
     for name in ("split", "tokenize", "train", "export"):
         run([sys.executable, f"stages/{name}.py"], project)
     return project
@@ -47,11 +48,14 @@ def test_savedmodel_agrees_with_predict(exported, monkeypatch):
 @requires_shared
 @pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
 def test_in_graph_token_ids_equal_the_python_tokenizer_on_real_reviews(tmp_path, truncation):
-    from stages.common.checkpoint import load_classifier, load_tokenizer
+    from stages.common.checkpoint import load_tokenizer
+    from stages.common.libraries import get_library, save_trained
     from stages.export import build_serving_module
 
     tokenizer = load_tokenizer(str(SHARED_MINILM))
-    load_classifier(str(SHARED_MINILM), ["negative", "positive"]).save_pretrained(tmp_path)
+    library = get_library("transformers")
+    save_trained(library, library.build(str(SHARED_MINILM), ["negative", "positive"], "pretrained"), tmp_path,
+                 ["negative", "positive"])
     tokenizer.save_pretrained(tmp_path)
     write_json(tmp_path / TOKENIZATION_FILE, {"max_length": 128, "truncation": truncation, "strip_html": False,
                                               "model_input_names": list(tokenizer.model_input_names)})

@@ -69,6 +69,10 @@ class ModelLibrary(ABC):
         """What this library's `fit` takes for a batch source (labels included)."""
 
     @abstractmethod
+    def fit(self, model: Any, data: Any, **options: Any) -> Any:
+        """Keras `fit` on what `fit_data` made."""
+
+    @abstractmethod
     def callback_base(self) -> type:
         """The Keras Callback class this library's `fit` accepts."""
 

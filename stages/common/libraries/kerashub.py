@@ -158,6 +158,11 @@ class KerasHubLibrary(ModelLibrary):
         source = _renamed(model, source)
         return source.dataset() if keras.backend.backend() == "tensorflow" else Batches(source)
 
+    def fit(self, model: Any, data: Any, **options: Any) -> Any:
+        # KerasHub's Task.fit converts inputs for its preprocessor through tf.data or grain; with no preprocessor
+        # the batches are model-ready, and Keras' own fit takes them on any backend, TensorFlow installed or not.
+        return keras.Model.fit(model, data, **options)
+
     def callback_base(self) -> type:
         return keras.callbacks.Callback
 
@@ -199,7 +204,7 @@ class KerasHubLibrary(ModelLibrary):
         source = _renamed(model, source)
         data = source.dataset(with_labels=False) if keras.backend.backend() == "tensorflow" \
             else Batches(source, with_labels=False)
-        return np.asarray(model.predict(data, verbose=verbose))
+        return np.asarray(keras.Model.predict(model, data, verbose=verbose))  # as in fit: no preprocessing
 
 
 def _model_type(folder: Path) -> str:

@@ -128,6 +128,9 @@ class TransformersLibrary(ModelLibrary):
     def fit_data(self, model: Any, source: BatchSource) -> Any:
         return source.dataset()
 
+    def fit(self, model: Any, data: Any, **options: Any) -> Any:
+        return model.fit(data, **options)
+
     def callback_base(self) -> type:
         return tf.keras.callbacks.Callback
 
