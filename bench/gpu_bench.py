@@ -341,7 +341,7 @@ def train(model, batches: Callable[[], Iterator], steps: int, loop: str) -> floa
                                shuffle=False).history["loss"][-1]
     else:
         for features, labels in batches():
-            loss = model.train_on_batch(features, labels)
+            loss = model.train_on_batch(features, labels, return_dict=True)["loss"]
     float(loss)
     keras.ops.convert_to_numpy(model.trainable_variables[-1].value)
     return time.perf_counter() - start
@@ -435,8 +435,9 @@ def markdown_report(result: dict) -> str:
          for row in rows])
     device, settings, config = result["device"], result["settings"], result["model"]
     lines = [
-        f"GPU bench, {result['date']}: {device['name']} ({device['platform']}, compute capability "
-        f"{device['compute_capability']}), Keras {result['versions']['keras']} on {result['backend']}; "
+        f"GPU bench, {result['date']}: {device['name']} ({device['platform']}"
+        f"{', compute capability ' + device['compute_capability'] if device['compute_capability'] else ''}), "
+        f"Keras {result['versions']['keras']} on {result['backend']} {result['versions'].get(result['backend'])}; "
         f"peak {result['peak_tflops'] or 'n/a'} TFLOPS ({result['peak_source']}).",
         f"BERT {config['num_layers']} layers, hidden {config['hidden_dim']}, {config['num_heads']} heads, "
         f"intermediate {config['intermediate_dim']}, vocabulary {config['vocabulary_size']:,} (random weights); "
