@@ -285,7 +285,8 @@ class CompileCounter:
             jax.monitoring.register_event_duration_secs_listener(record)
 
     def since(self, start: int) -> tuple[int | None, float | None]:
-        if not self.active:
+        """Compilations after the `start`-th; unknown where none was ever reported (the event was renamed)."""
+        if not self.active or not self.events:
             return None, None
         return len(self.events) - start, round(sum(self.events[start:]), 2)
 
