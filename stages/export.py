@@ -18,6 +18,7 @@ if sys.path[0] == str(Path(__file__).resolve().parent):
     sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 import logging
+import os
 
 from stages.common.checkpoint import load_tokenizer
 from stages.common.errors import PipelineError, run_stage
@@ -103,6 +104,9 @@ def build_serving_module(model_dir: Path):
 
 
 def main() -> None:
+    # A SavedModel is TensorFlow's: a keras_hub model trained on any backend is loaded on TensorFlow here (its
+    # weights file is backend-independent). Keras is not imported yet, so this picks its backend.
+    os.environ["KERAS_BACKEND"] = "tensorflow"
     import tensorflow as tf
 
     if not (MODEL_DIR / TOKENIZATION_FILE).is_file():

@@ -27,6 +27,7 @@ from stages.common.files import atomic_path, write_json
 from stages.common.inputs import BatchSource
 from stages.common.libraries import get_library, save_trained
 from stages.common.params import load_params
+from stages.common.runtime_report import cpu_speed_check
 from stages.common.tokens import TOKENIZATION_FILE, load_meta, load_split
 
 MODEL_DIR = "models/model"
@@ -55,14 +56,20 @@ def main() -> None:
     scratch = None if chief else Path(tempfile.mkdtemp(prefix="train-worker-"))  # non-chief outputs, removed
 
     meta = load_meta()
+    # A compiler specialises on every batch shape: with XLA, widths are bucketed coarsely.
+    multiple = max(settings.pad_to_multiple_of, settings.compiled_width_multiple) if runtime.jit_compile \
+        else settings.pad_to_multiple_of
     sources = {
         name: BatchSource(load_split(name), meta["model_input_names"], global_batch,
                           shuffle_seed=settings.seed if name == "train" else None,
                           group_by_length=settings.group_by_length or name != "train",
-                          pad_to_max_length=settings.pad_to_max_length,
-                          pad_to_multiple_of=settings.pad_to_multiple_of)
+                          pad_to_max_length=settings.pad_to_max_length, pad_to_multiple_of=multiple)
         for name in ("train", "validation")
     }
+    if runtime.jit_compile:
+        shapes = set.union(*(source.batch_shapes() for source in sources.values()))
+        log.info("XLA compiles %d batch shapes (widths %s, multiples of %d)", len(shapes),
+                 ", ".join(map(str, sorted({width for _, width in shapes}))), multiple)
     with scope:
         model = library.build(model_settings.checkpoint, meta["labels"], model_settings.init)
         library.compile(model, settings, len(sources["train"]) * settings.epochs, runtime.jit_compile)
@@ -78,7 +85,10 @@ def main() -> None:
     live = Live(LIVE_DIR if chief else str(scratch / "live"), resume=initial_epoch > 0, dvcyaml=None,
                 save_dvc_exp=False, report=None)
     live.step = initial_epoch
-    callbacks = [callback for callback in (best, library.live_callback(live), resumable) if callback is not None]
+    steps = (len(sources["train"]) + len(sources["validation"])) * (settings.epochs - initial_epoch)
+    speed = cpu_speed_check(library, model, meta["max_length"], runtime, steps)
+    callbacks = [callback for callback in (best, library.live_callback(live), resumable, speed)
+                 if callback is not None]
     log.info("training on %d reviews in %d batches for %d epochs", len(sources["train"].split.labels),
              len(sources["train"]), settings.epochs)
     validation = library.fit_data(model, sources["validation"]) if len(sources["validation"]) else None

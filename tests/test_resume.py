@@ -35,8 +35,10 @@ def kill_when(process: subprocess.Popen, ready: Path, timeout: float = 300) -> N
     assert process.wait(timeout=30) == -signal.SIGKILL
 
 
-@pytest.mark.parametrize("library", LIBRARIES)
-def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, library):
+@pytest.mark.parametrize(("library", "backend"),
+                         [("transformers", "tensorflow"), ("keras_hub", "tensorflow"), ("keras_hub", "jax")])
+def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, monkeypatch, library, backend):
+    monkeypatch.setenv("KERAS_BACKEND", backend)  # keras_hub's backend, in every stage the test starts
     (tmp_path / "reference").mkdir()
     reference = copy_project(tmp_path / "reference", params_for(library))
     dvc("repro", cwd=reference)
@@ -51,6 +53,8 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, li
     result = dvc("repro", cwd=project)
     output = result.stdout + result.stderr
     assert "resuming after epoch 1" in output, output
+    assert f"model.library {library} on {backend}" in output
+    assert "with no GPU or TPU" not in output  # no CPU warning for a tiny model
     assert "Epoch 1/4" not in output and "Epoch 2/4" in output and "Epoch 4/4" in output
     for metrics in ("metrics/eval.json", "metrics/train/metrics.json"):
         assert json.loads((project / metrics).read_text()) == json.loads((reference / metrics).read_text())

@@ -60,6 +60,11 @@ class BatchSource:
     def __len__(self) -> int:
         return -(-len(self.split.lengths) // self.batch_size)
 
+    def batch_shapes(self, epoch: int = 0) -> set[tuple[int, int]]:
+        """The (rows, width) of every batch of an epoch: what a compiler (XLA) specialises on."""
+        return {(len(rows), batch_width(np.asarray(self.split.lengths[rows]), self.max_length,
+                                        self.pad_to_max_length, self.multiple)) for rows in self.plan(epoch)}
+
     def renamed(self, names: dict[str, str]) -> BatchSource:
         """A copy (at the same epoch) whose batches use a model's own input names, e.g. {"token_ids": "input_ids"}."""
         source = copy.copy(self)

@@ -64,6 +64,7 @@ class TrainParams:
     pad_to_max_length: bool
     group_by_length: bool
     pad_to_multiple_of: int
+    compiled_width_multiple: int
     early_stopping_patience: int | None
     keep_best: bool
     deterministic: bool

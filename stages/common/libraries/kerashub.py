@@ -26,6 +26,7 @@ from stages.common.libraries import ModelLibrary, Runtime
 CLASSIFIERS = {"bert": "BertTextClassifier", "distilbert": "DistilBertTextClassifier",
                "roberta": "RobertaTextClassifier", "xlm-roberta": "XLMRobertaTextClassifier"}
 OUR_FEATURES = {"token_ids": "input_ids", "padding_mask": "attention_mask", "segment_ids": "token_type_ids"}
+JAX_INFERENCE_WIDTH_MULTIPLE = 64  # evaluate and predict on JAX: batch widths round up to this (few compiles)
 CONFIG_FILE = "keras_model.json"
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -202,6 +203,8 @@ class KerasHubLibrary(ModelLibrary):
 
     def predict_logits(self, model: Any, source: BatchSource, verbose: int = 0) -> np.ndarray:
         source = _renamed(model, source)
+        if self.backend() == "jax":
+            source.multiple = max(source.multiple, JAX_INFERENCE_WIDTH_MULTIPLE)
         data = source.dataset(with_labels=False) if keras.backend.backend() == "tensorflow" \
             else Batches(source, with_labels=False)
         return np.asarray(keras.Model.predict(model, data, verbose=verbose))  # as in fit: no preprocessing
