@@ -47,6 +47,9 @@ def main() -> None:
     # First: a multi-worker strategy needs a fresh runtime.
     scope, replicas, multi_worker = library.distribution(settings.strategy, settings.tpu_address)
     runtime = library.configure(settings)
+    for name, wanted in (("mixed_precision", settings.mixed_precision), ("jit_compile", settings.jit_compile)):
+        if wanted and not runtime.accelerated:
+            log.info("train.%s is ignored: no GPU or TPU is in use", name)
     global_batch = settings.batch_size * replicas
     log.info("model.library %s on %s: %s, precision %s, XLA %s", library.name, runtime.backend,
              ", ".join(runtime.devices) or "CPU only", runtime.precision, "on" if runtime.jit_compile else "off")
