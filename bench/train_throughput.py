@@ -9,6 +9,11 @@ variants of `stages.common.inputs.BatchSource`, batch size 32:
 
     tutorial: every review padded to max_length (pad_to_max_length=True, group_by_length=False)
     ours:     dynamic padding to the longest review of the batch, rounded up to 8, length-grouped batches
+    ours-keras_hub: ours, through model.library keras_hub (KerasHub's BertTextClassifier, Keras 3 on TensorFlow)
+              from the same weights as model.safetensors, with Keras 3's Adam and loss
+
+The keras_hub row runs in the same invocation as the transformers rows: compare their ratio, not absolute figures
+from different days.
 
 Each (max_length, variant) runs in its own fresh process (`--worker`): it warms up on `--warmup` batches of other
 reviews (tracing the train function), then times one full pass over the `--steps` measured batches, so both
@@ -36,11 +41,12 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-REVIEWS_CSV = Path("/work/shared/data/imdb/IMDB Dataset.csv")
-CHECKPOINT = Path("/work/shared/models/minilm-l6-h384-uncased")
+REVIEWS_CSV = ROOT.parent / "shared/data/imdb/IMDB Dataset.csv"
+CHECKPOINT = ROOT.parent / "shared/models/minilm-l6-h384-uncased"
+SAFETENSORS = ROOT.parent / "shared/models/minilm-l6-h384-uncased-safetensors"  # the same weights, Hub form
 LABELS = ["negative", "positive"]
 INPUT_NAMES = ["input_ids", "token_type_ids", "attention_mask"]
-VARIANTS = ("tutorial", "ours")
+VARIANTS = ("tutorial", "ours", "ours-keras_hub")
 TARGET_RATIO, TARGET_MAX_LENGTH = 1.8, 512
 PAD_TO_MULTIPLE_OF = 8
 
@@ -131,7 +137,7 @@ def recording_source(split: Any, variant: str, batch_size: int) -> Any:
 
         def __call__(self):  # noqa: ANN204
             for features, labels in super().__call__():
-                self.widths.append(int(features["input_ids"].shape[1]))
+                self.widths.append(int(next(iter(features.values())).shape[1]))  # any input: all one width
                 yield features, labels
 
     static = variant == "tutorial"
@@ -141,20 +147,23 @@ def recording_source(split: Any, variant: str, batch_size: int) -> Any:
     return source
 
 
-def compiled_model(tf: Any) -> Any:
-    from stages.common.checkpoint import load_classifier
-    from stages.train import float32_loss
+def compiled_model(library: str) -> Any:
+    """The MiniLM with the tutorial's Adam(3e-5, clipnorm 1) through a model library."""
+    from types import SimpleNamespace
 
-    model = load_classifier(str(CHECKPOINT), LABELS)
-    model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=3e-5, epsilon=1e-8, clipnorm=1.0),
-                  loss=float32_loss(), metrics=[tf.keras.metrics.SparseCategoricalAccuracy("accuracy")])
+    from stages.common.libraries import get_library
+
+    checkpoint = SAFETENSORS if library == "keras_hub" else CHECKPOINT
+    model = get_library(library).build(str(checkpoint), LABELS, "pretrained")
+    adam = SimpleNamespace(optimizer="adam", learning_rate=3e-5, epsilon=1e-8, clipnorm=1.0)
+    get_library(library).compile(model, adam, total_steps=1, jit_compile=False)
     return model
 
 
-def step_timer(tf: Any) -> Any:
+def step_timer(callback_base: type) -> Any:
     """A callback recording each step's wall seconds (logs are fetched as numbers, so the step has finished)."""
 
-    class StepTimer(tf.keras.callbacks.Callback):
+    class StepTimer(callback_base):
         def __init__(self) -> None:
             super().__init__()
             self.seconds: list[float] = []
@@ -185,20 +194,23 @@ def run_worker(args: argparse.Namespace) -> dict:
     import numpy as np
 
     tf = setup_tensorflow()
+    from stages.common.libraries import get_library
+
     warm_split, (split, full_lengths), _ = sample_splits(args.max_length, args.batch_size, args.warmup, args.steps,
                                                          args.seed)
     warm_source = recording_source(warm_split, args.worker, args.batch_size)
     source = recording_source(split, args.worker, args.batch_size)
-    model = compiled_model(tf)
+    library = get_library("keras_hub" if args.worker.endswith("keras_hub") else "transformers")
+    model = compiled_model(library.name)
 
-    warm_timer = step_timer(tf)
-    model.fit(warm_source.dataset(), epochs=1, verbose=0, callbacks=[warm_timer])
+    warm_timer = step_timer(library.callback_base())
+    library.fit(model, library.fit_data(model, warm_source), epochs=1, verbose=0, callbacks=[warm_timer], shuffle=False)
     traces_after_warmup = tracing_count(model)
 
-    timer = step_timer(tf)
+    timer = step_timer(library.callback_base())
     load_before = os.getloadavg()[0]
     busy, own = machine_busy_seconds(), own_cpu_seconds()
-    model.fit(source.dataset(), epochs=1, verbose=0, callbacks=[timer])
+    library.fit(model, library.fit_data(model, source), epochs=1, verbose=0, callbacks=[timer], shuffle=False)
     busy, own = machine_busy_seconds() - busy, own_cpu_seconds() - own
     seconds = timer.last_end - timer.first_begin
     widths = source.widths[:len(timer.seconds)]
@@ -241,7 +253,7 @@ def run_profile(args: argparse.Namespace) -> dict:
     host = median_seconds(lambda: next(iter(source())), 5)
     features = {name: tf.constant(value) for name, value in features.items()}
     labels = tf.constant(labels)
-    model = compiled_model(tf)
+    model = compiled_model("transformers")
     loss_fn, optimizer = model.loss, model.optimizer
     variables = model.trainable_variables
     embedding = next(v for v in variables if "word_embeddings" in v.name)
@@ -385,6 +397,8 @@ def print_report(args: argparse.Namespace, results: dict[tuple[int, str], dict],
               f"| {contexts[max_length, variant]['load_before'][0]:.2f} | {r['others_cpu']:.1f} |")
     print("\n| max_length | tutorial reviews/s | ours reviews/s | ours / tutorial | target |")
     print("|---:|---:|---:|---:|---|")
+    libraries = [(m, results[m, "ours"], results[m, "ours-keras_hub"]) for m in args.max_lengths
+                 if (m, "ours") in results and (m, "ours-keras_hub") in results]
     for max_length in args.max_lengths:
         tutorial, ours = results.get((max_length, "tutorial")), results.get((max_length, "ours"))
         if not (tutorial and ours):
@@ -395,6 +409,12 @@ def print_report(args: argparse.Namespace, results: dict[tuple[int, str], dict],
         target = (f"≥ {TARGET_RATIO}x: {'met' if ratio >= TARGET_RATIO else 'NOT met'}"
                   if max_length == TARGET_MAX_LENGTH else "")
         print(f"| {max_length} | {speed['tutorial']:.2f} | {speed['ours']:.2f} | {ratio:.2f}x | {target} |")
+    if libraries:
+        print("\n| max_length | ours, transformers reviews/s | ours, keras_hub reviews/s | keras_hub / transformers |")
+        print("|---:|---:|---:|---:|")
+    for max_length, transformers, keras_hub in libraries:
+        speeds = [r["reviews"] / r["seconds"] for r in (transformers, keras_hub)]
+        print(f"| {max_length} | {speeds[0]:.2f} | {speeds[1]:.2f} | {speeds[1] / speeds[0]:.2f}x |")
 
     print("\nSample: ", end="")
     print("; ".join(f"max_length {m}: mean tokens per review {r['mean_length']:.0f} after truncation "
@@ -443,6 +463,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="profile: repetitions per part (median)")
     parser.add_argument("--width-check-rows", type=int, default=4800,
                         help="other reviews for the host-only check of our mean batch width at full scale")
+    parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
     parser.add_argument("--worker", choices=[*VARIANTS, "profile"], help=argparse.SUPPRESS)
     parser.add_argument("--max-length", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -457,7 +478,7 @@ def main() -> None:
     widths = full_scale_widths(args.max_lengths, args.batch_size, args.seed, args.width_check_rows)
     results, contexts = {}, {}
     for max_length in args.max_lengths:
-        for variant in VARIANTS:
+        for variant in args.variants:
             print(f"running {variant} at max_length {max_length} ...", file=sys.stderr, flush=True)
             result, context = run_child(args, variant, max_length, [])
             if result is not None:
