@@ -104,7 +104,9 @@ class TransformersLibrary(ModelLibrary):
         try:
             if init == "random":
                 config = AutoConfig.from_pretrained(checkpoint, **_label_config(labels))
-                return TFAutoModelForSequenceClassification.from_config(config)
+                model = TFAutoModelForSequenceClassification.from_config(config)
+                model(model.dummy_inputs, training=False)  # built, as a loaded model is
+                return model
             if not folder.is_dir():
                 return TFAutoModelForSequenceClassification.from_pretrained(checkpoint, use_safetensors=False,
                                                                             **_label_config(labels))
