@@ -65,3 +65,11 @@ def test_numbers_written_in_yaml_1_2_style_are_accepted(tmp_path):
     path = tmp_path / "params.yaml"
     path.write_text(re.sub(r"learning_rate: \S+", "learning_rate: 1e-4", (ROOT / "params.yaml").read_text()))
     assert load_params(path).train.learning_rate == 1e-4
+
+
+def test_a_params_file_from_before_the_model_layer_still_loads_with_the_old_behaviour(tmp_path):
+    def older(params: dict) -> None:
+        del params["model"]["library"], params["train"]["compiled_width_multiple"]
+
+    params = load_params(_write(tmp_path, older))
+    assert params.model.library == "transformers" and params.train.compiled_width_multiple == 64

@@ -1,6 +1,7 @@
 """params.yaml, read in one place and checked against the schema below.
 
-An unknown key, a missing key or a value of the wrong type is a PipelineError naming the key.
+An unknown key, a missing key or a value of the wrong type is a PipelineError naming the key. Keys added after
+the first release have defaults (the behaviour from before they existed), so older params files keep working.
 """
 
 from __future__ import annotations
@@ -36,9 +37,9 @@ class DataParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    library: Literal["transformers", "keras_hub"]
     checkpoint: str
     init: Literal["pretrained", "random"]
+    library: Literal["transformers", "keras_hub"] = "transformers"
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,12 @@ class TrainParams:
     pad_to_max_length: bool
     group_by_length: bool
     pad_to_multiple_of: int
-    compiled_width_multiple: int
     early_stopping_patience: int | None
     keep_best: bool
     deterministic: bool
     mixed_precision: bool
     jit_compile: bool
+    compiled_width_multiple: int = 64
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,8 @@ def _build(cls: type, raw: Any, prefix: str, source: Path) -> Any:
     if not isinstance(raw, dict):
         raise PipelineError(f"{source}: {where} must be a mapping of keys to values")
     hints = typing.get_type_hints(cls)
-    names = [field.name for field in dataclasses.fields(cls)]
+    fields = {field.name: field for field in dataclasses.fields(cls)}
+    names = list(fields)
     for key in raw:
         if key not in hints:
             close = difflib.get_close_matches(str(key), names, n=1)
@@ -112,7 +114,9 @@ def _build(cls: type, raw: Any, prefix: str, source: Path) -> Any:
     values = {}
     for name in names:
         if name not in raw:
-            raise PipelineError(f"{source}: missing key '{prefix}{name}'")
+            if fields[name].default is dataclasses.MISSING:
+                raise PipelineError(f"{source}: missing key '{prefix}{name}'")
+            continue
         values[name] = _check(hints[name], raw[name], f"{prefix}{name}", source)
     return cls(**values)
 
