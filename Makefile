@@ -22,6 +22,7 @@ lint: $(VENV)/installed
 	$(BIN)/ruff check .
 
 repro: $(VENV)/installed
+	$(BIN)/python stages/preflight.py
 	$(BIN)/dvc repro
 
 clean:

@@ -98,10 +98,10 @@ def build_serving_module(model_dir: Path):
 
 
 def main() -> None:
-    import tensorflow as tf
-
     if not (MODEL_DIR / TOKENIZATION_FILE).is_file():
         raise PipelineError(f"{MODEL_DIR}: no trained model; run `dvc repro train` first")
+    import tensorflow as tf
+
     module = build_serving_module(MODEL_DIR)
     with atomic_path(SERVING_DIR) as out:
         tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve,

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from stages.common.checkpoint import load_tokenizer
 from stages.common.errors import PipelineError, run_stage
-from stages.common.files import atomic_path, read_json, write_json
+from stages.common.files import atomic_path, read_json, require_inputs, write_json
 from stages.common.params import TokenizeParams, load_params
 from stages.common.tokens import TOKENS_DIR, encode, head_tail_sizes, id_dtype, num_special_tokens
 
@@ -83,6 +83,7 @@ def _length_summary(full_lengths: np.ndarray, max_length: int) -> dict:
 
 def main() -> None:
     params = load_params()
+    require_inputs((SPLIT_DIR / "labels.json", "split"), (SPLIT_DIR / "cleaning.json", "split"))
     settings = params.tokenize
     tokenizer = load_tokenizer(params.model.checkpoint)
     splits = [name for name in SPLITS if (SPLIT_DIR / f"{name}.csv").is_file()]

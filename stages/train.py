@@ -23,10 +23,10 @@ import tempfile
 
 from stages.common.checkpoint import load_classifier, load_tokenizer
 from stages.common.errors import run_stage
-from stages.common.files import atomic_path, write_json
+from stages.common.files import atomic_path, require_inputs, write_json
 from stages.common.inputs import BatchSource
 from stages.common.params import TrainParams, load_params
-from stages.common.tokens import TOKENIZATION_FILE, load_meta, load_split
+from stages.common.tokens import TOKENIZATION_FILE, TOKENS_DIR, load_meta, load_split
 
 MODEL_DIR = "models/model"
 LIVE_DIR = "metrics/train"
@@ -81,6 +81,7 @@ def float32_loss():
 
 
 def main() -> None:
+    require_inputs(*((TOKENS_DIR / name, "tokenize") for name in ("meta.json", "train", "validation")))
     import tensorflow as tf
     from dvclive import Live
     from dvclive.keras import DVCLiveCallback
