@@ -88,6 +88,7 @@ def main() -> None:
 
     from stages.common.distribute import is_chief, make_strategy
     from stages.common.resume import STATE_DIR, ResumableTraining, fingerprint
+    from stages.common.system import system_monitoring
 
     params = load_params()
     settings = params.train
@@ -127,7 +128,7 @@ def main() -> None:
     initial_epoch = resumable.restore(model, allowed=not multi_worker)
     sources["train"].epoch = initial_epoch  # the data order of an epoch depends only on the seed and its number
     live = Live(LIVE_DIR if chief else str(scratch / "live"), resume=initial_epoch > 0, dvcyaml=None,
-                save_dvc_exp=False, report=None)
+                save_dvc_exp=False, report=None, monitor_system=system_monitoring(settings.monitor_system) and chief)
     live.step = initial_epoch
     callbacks = [callback for callback in (best, DVCLiveCallback(live=live), resumable) if callback is not None]
     log.info("training on %d reviews in %d batches for %d epochs", len(sources["train"].split.labels),

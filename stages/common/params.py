@@ -68,6 +68,7 @@ class TrainParams:
     deterministic: bool
     mixed_precision: bool
     jit_compile: bool
+    monitor_system: bool
 
 
 @dataclass(frozen=True)
