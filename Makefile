@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint repro clean
+.PHONY: demo test lint repro report clean
 
 $(VENV)/installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -24,6 +24,9 @@ lint: $(VENV)/installed
 repro: $(VENV)/installed
 	$(BIN)/python stages/preflight.py
 	$(BIN)/dvc repro
+
+report: $(VENV)/installed
+	$(BIN)/python stages/report.py
 
 clean:
 	rm -rf .demo
