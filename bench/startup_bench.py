@@ -2,6 +2,7 @@
 
     python bench/startup_bench.py                      # 10,000 real reviews, max_length 512, 5 repeats
     python bench/startup_bench.py --rev 6d158db        # the same for the project as it was at a commit
+    python bench/startup_bench.py --compare 6d158db    # both, interleaved in the same rounds
 
 In a scratch git+DVC copy of the project (the working tree, or `--rev`), with the first `--rows` reviews of
 the real CSV, a local MiniLM checkpoint directory and head truncation (the tutorial's), after `dvc repro split`:
@@ -13,7 +14,8 @@ the real CSV, a local MiniLM checkpoint directory and head truncation (the tutor
 - the parts: interpreter start-up, the stage's imports, the tokenizer's loading, `python stages/tokenize.py`
   alone, and DVC's own start-up (`dvc --version`) and checks (`dvc status`).
 Runs are interleaved (one of each per repeat) so that other load on the machine hits both alike; medians
-are printed, with the load average before and after.
+of wall seconds are printed, with the load average before and after, and the CPU seconds (user + system,
+the process and its children), which other load on the machine changes much less.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import argparse
 import datetime
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -56,6 +59,7 @@ print(json.dumps({'seconds': time.perf_counter() - start}))
 
 
 def make_project(dest: Path, rev: str | None, rows: int, max_length: int) -> Path:
+    dest.mkdir(parents=True)
     if rev:
         archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
         subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
@@ -78,29 +82,49 @@ def make_project(dest: Path, rev: str | None, rows: int, max_length: int) -> Pat
     return dest
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, str]:
-    start = time.perf_counter()
+CPU: dict[str, list[float]] = {}  # CPU seconds per measurement, across rounds
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(command: list[str], cwd: Path, label: str = "") -> tuple[float, str]:
+    start, cpu = time.perf_counter(), children_cpu()
     done = subprocess.run(command, cwd=cwd, env=stage_env(TOKENIZERS_PARALLELISM="true"), capture_output=True,
                           text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"error: {' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    if label:
+        CPU.setdefault(label, []).append(children_cpu() - cpu)
     return seconds, done.stdout
 
 
-def one_round(project: Path, max_length: int) -> dict[str, float]:
-    python, dvc = sys.executable, [sys.executable, "-m", "dvc"]
+def end_to_end(project: Path, label: str) -> float:
     shutil.rmtree(project / ".dvc/cache", ignore_errors=True)
-    times = {"dvc repro -s -f tokenize": timed([*dvc, "repro", "-s", "-f", "tokenize"], project)[0]}
+    return timed([sys.executable, "-m", "dvc", "repro", "-s", "-f", "tokenize"], project, label)[0]
+
+
+def one_round(project: Path, max_length: int, before: Path | None = None) -> dict[str, float]:
+    python, dvc = sys.executable, [sys.executable, "-m", "dvc"]
+    times = {"dvc repro -s -f tokenize": end_to_end(project, "dvc repro -s -f tokenize")}
+    if before is not None:
+        times["dvc repro -s -f tokenize, before"] = end_to_end(before, "dvc repro -s -f tokenize, before")
+        times["import + load the tokenizer, before"] = timed([python, "-c", LOAD, str(CHECKPOINT)], before,
+                                                             "import + load the tokenizer, before")[0]
     out = project / "scratch-tutorial"
     shutil.rmtree(out, ignore_errors=True)
     seconds, stdout = timed([python, str(ROOT / "bench/tokenize_bench.py"), "--worker", "tutorial", "--csv",
-                             "tutorial.csv", "--out", str(out), "--max-length", str(max_length)], project)
+                             "tutorial.csv", "--out", str(out), "--max-length", str(max_length)], project,
+                            "tutorial script")
     times["tutorial script"] = seconds
     times["tutorial loop (in-process)"] = json.loads(stdout.strip().splitlines()[-1])["seconds"]
     times["python -c pass"] = timed([python, "-c", "pass"], project)[0]
     times["import stages.tokenize"] = timed([python, "-c", IMPORTS], project)[0]
-    times["import + load the tokenizer"] = timed([python, "-c", LOAD, str(CHECKPOINT)], project)[0]
+    times["import + load the tokenizer"] = timed([python, "-c", LOAD, str(CHECKPOINT)], project,
+                                                 "import + load the tokenizer")[0]
     times["python stages/tokenize.py"] = timed([python, "stages/tokenize.py"], project)[0]
     ours = project / "scratch-ours"
     shutil.rmtree(ours, ignore_errors=True)
@@ -117,28 +141,35 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--rev", help="benchmark the project as it was at this git revision")
+    parser.add_argument("--compare", metavar="REV", help="also run `dvc repro` of the project at REV each round")
     args = parser.parse_args()
     if not (REVIEWS_CSV.is_file() and CHECKPOINT.is_dir()):
         sys.exit(f"error: needs {REVIEWS_CSV} and {CHECKPOINT} (see CONTRIBUTING.md)")
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="startup-bench-") as scratch:
-        project = make_project(Path(scratch), args.rev, args.rows, args.max_length)
+        project = make_project(Path(scratch) / "project", args.rev, args.rows, args.max_length)
+        before = make_project(Path(scratch) / "before", args.compare, args.rows, args.max_length) \
+            if args.compare else None
         reviews = sum(len(pd.read_csv(project / f"data/split/{name}.csv")) for name in SPLITS)
         rounds = []
         for repeat in range(args.repeats):
-            rounds.append(one_round(project, args.max_length))
+            rounds.append(one_round(project, args.max_length, before))
             print(f"round {repeat + 1}: " + ", ".join(f"{k} {v:.2f}" for k, v in rounds[-1].items()), flush=True)
     median = {key: statistics.median(r[key] for r in rounds) for key in rounds[0]}
-    end_to_end = median["tutorial script"] / median["dvc repro -s -f tokenize"]
+    ratio = median["tutorial script"] / median["dvc repro -s -f tokenize"]
     in_process = median["tutorial loop (in-process)"] / median["ours: tokenize_split (in-process)"]
     print(f"\nStart-up bench, {datetime.date.today()}, {args.rev or 'working tree'}: {reviews:,} real reviews "
           f"(the first {args.rows:,}, split), max_length {args.max_length}, head truncation; medians of "
           f"{args.repeats}; {os.cpu_count()} CPUs, load average {load_before[0]:.1f} before, "
           f"{os.getloadavg()[0]:.1f} after\n")
-    print("| what | seconds (median) |\n| --- | ---: |")
+    print("| what | wall seconds (median) | CPU seconds (median) |\n| --- | ---: | ---: |")
     for key, value in median.items():
-        print(f"| {key} | {value:.2f} |")
-    print(f"\nend to end: tutorial script / dvc repro -s -f tokenize = {end_to_end:.1f}x")
+        cpu = f"{statistics.median(CPU[key]):.2f}" if key in CPU else ""
+        print(f"| {key} | {value:.2f} | {cpu} |")
+    print(f"\nend to end: tutorial script / dvc repro -s -f tokenize = {ratio:.1f}x")
+    if args.compare:
+        print(f"end to end at {args.compare}: "
+              f"{median['tutorial script'] / median['dvc repro -s -f tokenize, before']:.1f}x")
     print(f"in-process: tutorial loop / tokenize_split = {in_process:.1f}x")
 
 
