@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint repro clean
+.PHONY: demo test lint repro report clean
 
 $(VENV)/installed: requirements.txt
 	python3 -m venv $(VENV)
@@ -22,7 +22,11 @@ lint: $(VENV)/installed
 	$(BIN)/ruff check .
 
 repro: $(VENV)/installed
+	$(BIN)/python stages/preflight.py
 	$(BIN)/dvc repro
+
+report: $(VENV)/installed
+	$(BIN)/python stages/report.py
 
 clean:
 	rm -rf .demo

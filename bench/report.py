@@ -1,4 +1,4 @@
-"""Printing benchmark results as the markdown tables the README's results section quotes."""
+"""Printing benchmark results as the markdown tables docs/results.md quotes."""
 
 from __future__ import annotations
 

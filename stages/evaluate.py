@@ -20,12 +20,12 @@ import numpy as np
 import pandas as pd
 
 from stages.common.errors import run_stage
-from stages.common.files import atomic_path, write_json
+from stages.common.files import atomic_path, require_inputs, write_json
 from stages.common.inputs import BatchSource, predict_probabilities
 from stages.common.libraries import load_trained
 from stages.common.metrics import classification_metrics, confusion_rows, precision_recall_rows, roc_rows
 from stages.common.params import load_params
-from stages.common.tokens import load_meta, load_split
+from stages.common.tokens import TOKENS_DIR, load_meta, load_split
 
 MODEL_DIR = "models/model"
 TEST_CSV = "data/split/test.csv"
@@ -42,6 +42,8 @@ def most_confident_errors(test: pd.DataFrame, probabilities: np.ndarray, names: 
 
 def main() -> None:
     settings = load_params().evaluate
+    require_inputs((TEST_CSV, "split"), (TOKENS_DIR / "meta.json", "tokenize"), (TOKENS_DIR / "test", "tokenize"),
+                   (f"{MODEL_DIR}/config.json", "train"))
     meta = load_meta()
     names = meta["labels"]
     test = load_split("test")

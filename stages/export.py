@@ -104,13 +104,13 @@ def build_serving_module(model_dir: Path):
 
 
 def main() -> None:
+    if not (MODEL_DIR / TOKENIZATION_FILE).is_file():
+        raise PipelineError(f"{MODEL_DIR}: no trained model; run `dvc repro train` first")
     # A SavedModel is TensorFlow's: a keras_hub model trained on any backend is loaded on TensorFlow here (its
     # weights file is backend-independent). Keras is not imported yet, so this picks its backend.
     os.environ["KERAS_BACKEND"] = "tensorflow"
     import tensorflow as tf
 
-    if not (MODEL_DIR / TOKENIZATION_FILE).is_file():
-        raise PipelineError(f"{MODEL_DIR}: no trained model; run `dvc repro train` first")
     module = build_serving_module(MODEL_DIR)
     with atomic_path(SERVING_DIR) as out:
         tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve,

@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from stages.common.checkpoint import load_tokenizer
 from stages.common.errors import PipelineError, run_stage
-from stages.common.files import atomic_path, read_json, write_json
+from stages.common.fast_tokenizer import load_tokenize_tokenizer, tokenizer_name
+from stages.common.files import atomic_path, read_json, require_inputs, write_json
 from stages.common.params import TokenizeParams, load_params
 from stages.common.tokens import TOKENS_DIR, encode, head_tail_sizes, id_dtype, num_special_tokens
 
@@ -83,8 +83,9 @@ def _length_summary(full_lengths: np.ndarray, max_length: int) -> dict:
 
 def main() -> None:
     params = load_params()
+    require_inputs((SPLIT_DIR / "labels.json", "split"), (SPLIT_DIR / "cleaning.json", "split"))
     settings = params.tokenize
-    tokenizer = load_tokenizer(params.model.checkpoint)
+    tokenizer = load_tokenize_tokenizer(params.model.checkpoint)
     splits = [name for name in SPLITS if (SPLIT_DIR / f"{name}.csv").is_file()]
     summaries = {}
     with atomic_path(TOKENS_DIR) as out:
@@ -93,7 +94,7 @@ def main() -> None:
             summaries[name] = _length_summary(full_lengths, settings.max_length)
         write_json(out / "meta.json", {
             "checkpoint": params.model.checkpoint,
-            "tokenizer": type(tokenizer).__name__,
+            "tokenizer": tokenizer_name(tokenizer),
             "vocab_size": len(tokenizer),
             "dtype": str(id_dtype(len(tokenizer))),
             "max_length": settings.max_length,

@@ -23,12 +23,12 @@ import tempfile
 
 from stages.common.checkpoint import load_tokenizer
 from stages.common.errors import run_stage
-from stages.common.files import atomic_path, write_json
+from stages.common.files import atomic_path, require_inputs, write_json
 from stages.common.inputs import BatchSource
 from stages.common.libraries import get_library, save_trained
 from stages.common.params import load_params
 from stages.common.runtime_report import cpu_speed_check
-from stages.common.tokens import TOKENIZATION_FILE, load_meta, load_split
+from stages.common.tokens import TOKENIZATION_FILE, TOKENS_DIR, load_meta, load_split
 
 MODEL_DIR = "models/model"
 LIVE_DIR = "metrics/train"
@@ -36,10 +36,12 @@ log = logging.getLogger("train")
 
 
 def main() -> None:
+    require_inputs(*((TOKENS_DIR / name, "tokenize") for name in ("meta.json", "train", "validation")))
     from dvclive import Live
 
     from stages.common.distribute import is_chief
     from stages.common.resume import STATE_DIR, fingerprint, resumable_training
+    from stages.common.system import system_monitoring
 
     params = load_params()
     model_settings, settings = params.model, params.train
@@ -86,7 +88,7 @@ def main() -> None:
     initial_epoch = resumable.restore(model, allowed=not multi_worker)
     sources["train"].epoch = initial_epoch  # the data order of an epoch depends only on the seed and its number
     live = Live(LIVE_DIR if chief else str(scratch / "live"), resume=initial_epoch > 0, dvcyaml=None,
-                save_dvc_exp=False, report=None)
+                save_dvc_exp=False, report=None, monitor_system=system_monitoring(settings.monitor_system) and chief)
     live.step = initial_epoch
     steps = (len(sources["train"]) + len(sources["validation"])) * (settings.epochs - initial_epoch)
     speed = cpu_speed_check(library, model, meta["max_length"], runtime, steps)

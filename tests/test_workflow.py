@@ -37,7 +37,8 @@ def test_workflow_tests_reruns_and_reports_like_the_readme_says():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in commands and "```bash\nmake test\n```" in readme
     for command in ("dvc pull", "cp demo/params.yaml params.yaml", "dvc repro", "dvc metrics diff",
-                    "dvc params diff", "dvc plots diff", "GITHUB_STEP_SUMMARY"):
+                    "dvc params diff", "dvc plots diff", "GITHUB_STEP_SUMMARY", "stages/report.py",
+                    "cat reports/report.md", "cml comment create --publish report.md"):
         assert command in commands, command
     python = next(step for step in steps if step.get("uses", "").startswith("actions/setup-python"))
     assert python["with"]["python-version"] == "3.11"

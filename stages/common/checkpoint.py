@@ -13,7 +13,6 @@ from stages.common.errors import PipelineError
 
 TF_WEIGHTS = "tf_model.h5"
 SAFETENSORS = ("model.safetensors", "model.safetensors.index.json")
-LOCAL_EXAMPLE = "../shared/models/minilm-l6-h384-uncased"
 
 
 def load_tokenizer(checkpoint: str) -> Any:
@@ -62,5 +61,6 @@ def cannot_load(checkpoint: str, what: str, error: Exception) -> str:
     if Path(checkpoint).is_dir():
         return f"model.checkpoint {checkpoint}: cannot load its {what} ({reason})"
     return (f"model.checkpoint '{checkpoint}' is not a local directory and could not be fetched from the "
-            f"Hugging Face Hub ({reason}); download it where there is internet (huggingface-cli download "
-            f"{checkpoint} --local-dir DIR) or set model.checkpoint to a local directory such as {LOCAL_EXAMPLE}")
+            f"Hugging Face Hub ({reason}); where there is internet, save it to a local checkpoint directory "
+            f"(huggingface-cli download {checkpoint} --local-dir DIR, or from_pretrained then save_pretrained(DIR)), "
+            f"then set model.checkpoint to a local directory: DIR")

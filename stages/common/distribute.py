@@ -29,7 +29,7 @@ def make_strategy(name: str, tpu_address: str | None = None) -> tf.distribute.St
     if name == "multi_worker":
         if "TF_CONFIG" not in os.environ:
             raise PipelineError("train.strategy multi_worker needs TF_CONFIG in the environment of every worker "
-                                "(README: Scaling out)")
+                                "(docs/scaling.md)")
         return tf.distribute.MultiWorkerMirroredStrategy()
     gpus = len(tf.config.list_physical_devices("GPU"))  # does not start the runtime, unlike logical devices
     if name == "auto":

@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from stages.common.errors import PipelineError
+
 
 def _remove(path: Path) -> None:
     if path.is_dir() and not path.is_symlink():
@@ -46,3 +48,11 @@ def write_json(path: str | Path, data: Any) -> None:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def require_inputs(*inputs: tuple[str | Path, str]) -> None:
+    """Stop with one line when an input is missing, naming the stage that makes it (checked in pipeline order),
+    so a stage run out of order says what to run first instead of failing deep inside."""
+    for path, stage in inputs:
+        if not Path(path).exists():
+            raise PipelineError(f"{path}: not found; run `dvc repro {stage}` first")

@@ -71,6 +71,7 @@ class TrainParams:
     mixed_precision: bool
     jit_compile: bool
     compiled_width_multiple: int = 64
+    monitor_system: bool = False
 
 
 @dataclass(frozen=True)

@@ -55,10 +55,16 @@ def strip_html_line_breaks(text: pd.Series) -> pd.Series:
     return text.str.replace(HTML_LINE_BREAK, " ", regex=True).str.strip()
 
 
-def _parse(path: Path) -> pd.DataFrame:
-    if not path.is_file():
+def require_raw_csv(path: str | Path) -> None:
+    """The raw CSV exists, or one line saying where to get it."""
+    if not Path(path).is_file():
         raise PipelineError(f"{path}: file not found; download 'IMDB Dataset.csv' from {KAGGLE_URL} "
-                            f"into data/raw/, or set data.raw_csv in params.yaml")
+                            f"into data/raw/, or set data.raw_csv in params.yaml (`make demo` runs on the "
+                            f"bundled sample)")
+
+
+def _parse(path: Path) -> pd.DataFrame:
+    require_raw_csv(path)
     raw = path.read_bytes()
     if not raw.strip():
         raise PipelineError(f"{path}: file is empty; expected a header line 'review,sentiment' and one review per row")

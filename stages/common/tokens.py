@@ -81,4 +81,6 @@ def load_split(name: str, tokens_dir: Path = TOKENS_DIR) -> TokenizedSplit:
 
 
 def load_meta(tokens_dir: Path = TOKENS_DIR) -> dict:
+    if not (tokens_dir / "meta.json").is_file():
+        raise PipelineError(f"{tokens_dir / 'meta.json'}: not found; run `dvc repro tokenize` first")
     return read_json(tokens_dir / "meta.json")

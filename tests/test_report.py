@@ -1,0 +1,64 @@
+"""stages/report.py: the pipeline's plots as images rendered offline, and a Markdown summary."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import pytest
+from conftest import copy_project, demo_params, dvc, run
+
+from stages.report import render
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    project = copy_project(tmp_path_factory.mktemp("report"), demo_params(train={"epochs": 2}))
+    dvc("repro", cwd=project)
+    return project
+
+
+def test_report_renders_every_listed_plot_offline_with_its_title(project):
+    run([sys.executable, "stages/report.py"], project)
+    titles = list(json.loads(dvc("plots", "show", "--json", cwd=project).stdout)["data"])
+    assert len(titles) >= 5  # the training curves and the test plots, and whatever else dvc.yaml lists
+    report = project / "reports"
+    markdown = (report / "report.md").read_text()
+    images = re.findall(r"!\[([^\]]+)\]\(([^)]+)\)", markdown)
+    assert [title for title, _ in images] == titles
+    for title, name in images:
+        png = (report / name).read_bytes()
+        assert png.startswith(PNG_SIGNATURE) and len(png) > 1000, name
+        svg = (report / name).with_suffix(".svg").read_text()
+        assert svg.startswith("<svg") and f">{title}</text>" in svg.replace("&amp;", "&"), title
+    accuracy = json.loads((project / "metrics/eval.json").read_text())["accuracy"]
+    assert f"| accuracy | {accuracy:.4g} |" in markdown
+    assert "| train.learning_rate | 0.001 |" in markdown
+
+
+def test_report_against_a_revision_shows_the_params_that_changed(project):
+    params = (project / "params.yaml").read_text().replace("misclassified: 20", "misclassified: 5")
+    (project / "params.yaml").write_text(params)
+    dvc("repro", cwd=project)
+    run([sys.executable, "stages/report.py", "--rev", "HEAD", "--output", "compare"], project)
+    markdown = (project / "compare/report.md").read_text()
+    assert "| evaluate.misclassified | 20 | 5 |" in markdown
+    assert "| metric | HEAD | workspace | change |" in markdown
+
+
+def test_rendering_refuses_external_data():
+    spec = {"data": {"url": "https://example.com/curve.csv"}, "mark": "line",
+            "encoding": {"x": {"field": "step", "type": "quantitative"}}}
+    with pytest.raises(Exception, match="(?i)url|allowed|access"):
+        render(spec, "svg")
+
+
+def test_report_before_the_pipeline_ran_is_one_error_line(tmp_path):
+    project = copy_project(tmp_path, demo_params())
+    result = run([sys.executable, "stages/report.py"], project, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
+        "error: no plots to report; run `dvc repro` first"]
