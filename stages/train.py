@@ -22,6 +22,7 @@ import shutil
 import tempfile
 
 from stages.common.checkpoint import load_classifier, load_tokenizer
+from stages.common.class_weights import class_weights
 from stages.common.errors import run_stage
 from stages.common.files import atomic_path, write_json
 from stages.common.inputs import BatchSource
@@ -131,7 +132,8 @@ def main() -> None:
     callbacks = [callback for callback in (best, DVCLiveCallback(live=live), resumable) if callback is not None]
     log.info("training on %d reviews in %d batches for %d epochs", len(sources["train"].split.labels),
              len(sources["train"]), settings.epochs)
-    model.fit(sources["train"].dataset(), validation_data=validation, epochs=settings.epochs,
+    weights = class_weights(sources["train"].split.labels, settings.class_weight, len(meta["labels"]))
+    model.fit(sources["train"].dataset(), validation_data=validation, epochs=settings.epochs, class_weight=weights,
               initial_epoch=initial_epoch, callbacks=callbacks, verbose=1 if sys.stdout.isatty() else 2)
     if best is not None and settings.keep_best:
         live.summary["best_epoch"] = best.best_epoch + 1

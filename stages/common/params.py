@@ -68,12 +68,17 @@ class TrainParams:
     deterministic: bool
     mixed_precision: bool
     jit_compile: bool
+    class_weight: Literal["balanced"] | None
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
     batch_size: int
     misclassified: int
+    calibrate: bool
+    threshold: Literal["accuracy", "f1"] | None
+    long_reviews: Literal["truncate", "windows"]
+    window_stride: int
 
 
 @dataclass(frozen=True)
