@@ -16,6 +16,8 @@ def copy_project(dest: Path) -> Path:
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, check=True).stdout.decode().split("\0")
     for name in filter(None, files):
+        if not (ROOT / name).is_file():  # e.g. a .venv symlink, which .venv/ in .gitignore does not match
+            continue
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, dest / name)
     return dest
