@@ -122,14 +122,12 @@ def main() -> None:
         parser.error("give either review texts, or --input CSV and --output CSV")
     if args.texts and not all(text.strip() for text in args.texts):
         raise PipelineError("an empty review was given; pass the review text in quotes")
-    labels = trained_labels(args.model) if (Path(args.model) / "config.json").is_file() else []
-    decision = None
+    predictor = Predictor(args.model, args.batch_size)
     beside = Path(args.model).resolve() == Path("models/model").resolve()  # the default file is that model's
-    if args.decision is None and beside and DECISION_FILE.is_file() and labels:
-        decision = read_decision(DECISION_FILE, labels)
+    if args.decision is None and beside and DECISION_FILE.is_file():
+        predictor.decision = read_decision(DECISION_FILE, predictor.labels)
     elif args.decision not in (None, "none"):
-        decision = read_decision(args.decision, labels)
-    predictor = Predictor(args.model, args.batch_size, decision)
+        predictor.decision = read_decision(args.decision, predictor.labels)
     if args.input:
         rows = score_file(predictor, args.input, args.output, args.text_column)
         log.info("scored %d reviews into %s", rows, args.output)
