@@ -1,7 +1,7 @@
 """Long reviews: head+tail truncation against overlapping windows whose logits are averaged, on the same reviews.
 
     python bench/long_reviews_bench.py                         # 4,400 reviews (half test), max_length 256, 2 epochs
-    python bench/long_reviews_bench.py --strides 128 254       # the window strides to compare (tokens)
+    python bench/long_reviews_bench.py --strides 0.5 1         # the window strides to compare (share of the window)
 
 One model is trained once (the pipeline's own split, tokenize and train stages in a scratch copy of the project,
 MiniLM-L6-H384 from a local checkpoint directory, head_tail truncation), then the `evaluate` stage scores the same
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=4400, help="reviews, split half train, half test")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--strides", type=int, nargs="+", default=[128])
+    parser.add_argument("--strides", type=float, nargs="+", default=[0.5])
     parser.add_argument("--train-only", action="store_true", help="stop once the model is trained")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/long-reviews-bench"))
     args = parser.parse_args()
@@ -75,7 +75,7 @@ def main() -> None:
     if args.train_only:
         return
     modes = [("truncate (head_tail)", {"long_reviews": "truncate"})]
-    modes += [(f"windows, stride {stride}", {"long_reviews": "windows", "window_stride": stride})
+    modes += [(f"windows, stride {stride:g}", {"long_reviews": "windows", "window_stride": stride})
               for stride in args.strides]
     rows = []
     for title, evaluate in modes:

@@ -54,7 +54,7 @@ class Scored:
     texts: pd.DataFrame  # the split CSV (source_row, text, label)
 
 
-def score_split(name: str, model, tokenizer, meta: dict, settings: EvaluateParams) -> Scored:
+def score_split(name: str, model, tokenizer, meta: dict, settings: EvaluateParams, stride: int) -> Scored:
     """Probabilities for a split from the token cache; with `windows`, its long reviews re-tokenized from the
     split CSV (the cache holds truncated ids only) and scored over windows."""
     split = load_split(name)
@@ -70,15 +70,14 @@ def score_split(name: str, model, tokenizer, meta: dict, settings: EvaluateParam
                             f"tokenizer; run `dvc repro`")
     long = np.flatnonzero(full_lengths > max_length)
     if settings.long_reviews == "windows" and len(long):
-        log.info("%s: scoring %d reviews longer than %d tokens over windows (stride %d)", name, len(long),
-                 max_length, settings.window_stride)
-        probabilities[long] = windowed_probabilities(model, tokenizer, [ids[i] for i in long], max_length,
-                                                     settings.window_stride, meta["model_input_names"],
-                                                     settings.batch_size)
+        log.info("%s: scoring %d reviews longer than %d tokens over windows (stride %d tokens)", name, len(long),
+                 max_length, stride)
+        probabilities[long] = windowed_probabilities(model, tokenizer, [ids[i] for i in long], max_length, stride,
+                                                     meta["model_input_names"], settings.batch_size)
     return Scored(np.asarray(split.labels, dtype=np.int64), probabilities, full_lengths, texts)
 
 
-def choose_decision(validation: Scored | None, names: list[str], settings: EvaluateParams) -> Decision:
+def choose_decision(validation: Scored | None, names: list[str], settings: EvaluateParams, stride: int) -> Decision:
     """Temperature (when `calibrate`) and threshold (binary, when `threshold` names an objective), both fitted on
     the validation split; without one, neither."""
     temperature, threshold = 1.0, None
@@ -94,7 +93,7 @@ def choose_decision(validation: Scored | None, names: list[str], settings: Evalu
     if settings.threshold is not None and len(names) != 2:
         log.info("evaluate.threshold applies to two labels only; %d labels are decided by arg-max", len(names))
     return Decision(labels=names, temperature=temperature, threshold=threshold, long_reviews=settings.long_reviews,
-                    window_stride=settings.window_stride)
+                    window_stride=stride)
 
 
 def evaluation_scores(test: Scored, validation: Scored | None, decision: Decision, settings: EvaluateParams,
@@ -158,10 +157,12 @@ def most_confident_errors(test: pd.DataFrame, probabilities: np.ndarray, names: 
     return errors.sort_values("probability", ascending=False, kind="stable")[columns].head(top)
 
 
-def check_stride(settings: EvaluateParams, budget: int) -> None:
-    if settings.long_reviews == "windows" and not 1 <= settings.window_stride <= budget:
-        raise PipelineError(f"params.yaml: evaluate.window_stride is {settings.window_stride}; expected 1 to {budget} "
-                            f"(max_length minus the special tokens), e.g. half of that for half-overlapping windows")
+def stride_tokens(settings: EvaluateParams, budget: int) -> int:
+    """`evaluate.window_stride`, a share of the window, in tokens (the window holds `budget` text tokens)."""
+    if not 0 < settings.window_stride <= 1:
+        raise PipelineError(f"params.yaml: evaluate.window_stride is {settings.window_stride}; expected a share of "
+                            f"the window above 0 and at most 1, e.g. 0.5 for half-overlapping windows")
+    return max(1, round(budget * settings.window_stride))
 
 
 def main() -> None:
@@ -171,13 +172,13 @@ def main() -> None:
     names = meta["labels"]
     model = load_trained(MODEL_DIR, names)
     tokenizer = load_tokenizer(MODEL_DIR)
-    check_stride(settings, meta["max_length"] - num_special_tokens(tokenizer))
-    test = score_split("test", model, tokenizer, meta, settings)
+    stride = stride_tokens(settings, meta["max_length"] - num_special_tokens(tokenizer))
+    test = score_split("test", model, tokenizer, meta, settings, stride)
     validation = None
     fits = settings.calibrate or (settings.threshold is not None and len(names) == 2)
     if fits and meta["splits"]["validation"]["rows"]:
-        validation = score_split("validation", model, tokenizer, meta, settings)
-    decision = choose_decision(validation, names, settings)
+        validation = score_split("validation", model, tokenizer, meta, settings, stride)
+    decision = choose_decision(validation, names, settings, stride)
     scores = evaluation_scores(test, validation, decision, settings, meta["max_length"])
 
     with atomic_path(PLOTS_DIR) as folder:

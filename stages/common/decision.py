@@ -24,7 +24,7 @@ class Decision:
     temperature: float = 1.0
     threshold: float | None = None  # binary: predict labels[1] when its probability is at least this
     long_reviews: str = "truncate"  # truncate | windows
-    window_stride: int = 0
+    window_stride: int = 0  # windows: tokens between window starts
 
     def calibrate(self, probabilities: np.ndarray) -> np.ndarray:
         from stages.common.metrics import apply_temperature

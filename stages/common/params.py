@@ -78,7 +78,7 @@ class EvaluateParams:
     calibrate: bool
     threshold: Literal["accuracy", "f1"] | None
     long_reviews: Literal["truncate", "windows"]
-    window_stride: int
+    window_stride: float
 
 
 @dataclass(frozen=True)
