@@ -46,3 +46,19 @@ def test_a_review_gets_the_softmax_of_its_windows_mean_logits():
     window_logits = np.array([[1.0, 0.0], [3.0, 0.0], [0.0, 2.0]])
     probabilities = mean_window_logits(softmax(window_logits), np.array([0, 0, 1]), 2)
     np.testing.assert_allclose(probabilities, softmax(np.array([[2.0, 0.0], [0.0, 2.0]])))
+
+
+def test_the_stride_is_a_share_of_the_window_in_tokens():
+    from stages.common.errors import PipelineError
+    from stages.common.params import EvaluateParams
+    from stages.evaluate import stride_tokens
+
+    def settings(stride: float) -> EvaluateParams:
+        return EvaluateParams(batch_size=8, misclassified=0, calibrate=False, threshold=None, long_reviews="windows",
+                              window_stride=stride)
+
+    assert stride_tokens(settings(0.5), 510) == 255 and stride_tokens(settings(1.0), 126) == 126
+    assert stride_tokens(settings(0.001), 126) == 1
+    for bad in (0.0, 1.5, -0.5):
+        with pytest.raises(PipelineError, match=r"evaluate.window_stride is .*; expected a share of the window"):
+            stride_tokens(settings(bad), 126)
