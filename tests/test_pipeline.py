@@ -111,9 +111,9 @@ def test_an_evaluate_param_reruns_nothing_upstream(project):
     assert ran == {"evaluate", "export"}  # a new decision (no temperature): the SavedModel follows it
     assert json.loads((project / "models/decision.json").read_text())["temperature"] == 1.0
     assert "temperature_scaled" not in json.loads((project / "metrics/eval.json").read_text())
-    set_param(project, "evaluate", "long_reviews", "windows")
+    set_param(project, "evaluate", "long_reviews", "truncate")  # the default is windows
     assert stages_run(dvc("repro", cwd=project).stdout) & {"split", "tokenize", "train"} == set()
-    assert json.loads((project / "models/decision.json").read_text())["long_reviews"] == "windows"
+    assert json.loads((project / "models/decision.json").read_text())["long_reviews"] == "truncate"
 
 
 def test_a_training_param_reruns_train_and_what_follows_only(project):

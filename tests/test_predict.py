@@ -108,6 +108,7 @@ def test_the_decision_file_of_evaluate_is_applied(project, monkeypatch):
 def test_windows_score_long_texts_only(project, monkeypatch):
     monkeypatch.chdir(project)
     from stages.common.decision import Decision
+    from stages.common.windows import content_ids, windowed_probabilities
     from stages.predict import Predictor
 
     texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()
@@ -119,5 +120,9 @@ def test_windows_score_long_texts_only(project, monkeypatch):
     assert 0 < long.sum() < len(texts)
     before, after = plain.probabilities(texts), windowed.probabilities(texts)
     np.testing.assert_allclose(after[~long], before[~long], atol=1e-6)
-    assert np.abs(after[long] - before[long]).max() > 1e-4
+    assert (after[long] != before[long]).any(axis=1).all()  # every long text rescored
+    longest = int(np.argmax(lengths))
+    alone = windowed_probabilities(plain.model, plain.tokenizer, content_ids(plain.tokenizer, [texts[longest]]),
+                                   plain.settings["max_length"], 40, plain.settings["model_input_names"], 8)
+    np.testing.assert_allclose(after[longest], alone[0], atol=1e-5)
     np.testing.assert_allclose(after.sum(axis=1), 1, atol=1e-5)
