@@ -151,8 +151,9 @@ def decision_text(scores: dict, decision: Decision) -> str:
                      f"{number(scores['accuracy'])}), F1 {number(at['f1'])} (arg-max {number(scores['f1'])}).")
     else:
         lines.append("- Labels are decided by arg-max (no threshold).")
-    lines.append(f"- Long reviews: {decision.long_reviews}"
-                 + (f", windows every {decision.window_stride} tokens." if decision.long_reviews == "windows" else "."))
+    lines.append(f"- Reviews longer than max_length: scored over windows starting every {decision.window_stride} "
+                 f"tokens, logits averaged." if decision.long_reviews == "windows" else
+                 "- Reviews longer than max_length: truncated as in training.")
     return "\n".join(lines) + "\n"
 
 
