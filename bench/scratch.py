@@ -15,7 +15,7 @@ def copy_project(dest: Path) -> Path:
     """Copy what git tracks or would track (so no outputs, no .venv) into `dest`."""
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
                            capture_output=True, check=True).stdout.decode().split("\0")
-    for name in (name for name in files if name and (ROOT / name).is_file()):
+    for name in (name for name in files if name and (ROOT / name).is_file()):  # not a .venv symlink
         (dest / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, dest / name)
     return dest

@@ -1,7 +1,8 @@
 """Stage `export`: models/model -> models/serving, a TensorFlow SavedModel that takes raw review strings.
 
 Its `serving_default` signature maps `review` (a batch of strings) to `label` (strings) and
-`probabilities` (one column per label). Cleaning, tokenization (tensorflow-text's FastBertTokenizer
+`probabilities` (one column per label), with the temperature and the threshold of models/decision.json
+(written by `evaluate`) applied as `predict` applies them. Cleaning, tokenization (tensorflow-text's FastBertTokenizer
 on the checkpoint's own WordPiece vocabulary), truncation and padding all happen inside the graph,
 exactly as `predict` does them in Python, so TF Serving or any TensorFlow runtime with the
 tensorflow-text ops (`import tensorflow_text`) can serve it with no Python tokenizer.
@@ -21,6 +22,7 @@ import logging
 import os
 
 from stages.common.checkpoint import load_tokenizer
+from stages.common.decision import DECISION_FILE, Decision, read_decision
 from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path, read_json
 from stages.common.libraries import load_trained, trained_labels
@@ -32,14 +34,16 @@ SERVING_DIR = Path("models/serving")
 log = logging.getLogger("export")
 
 
-def build_serving_module(model_dir: Path):
-    """A tf.Module with `serve` (strings -> label, probabilities) and `encode` (strings -> ids, mask)."""
+def build_serving_module(model_dir: Path, decision: Decision | None = None):
+    """A tf.Module with `serve` (strings -> label, probabilities) and `encode` (strings -> ids, mask).
+    `decision` adds a temperature and a threshold (None: arg-max of the model's probabilities)."""
     import tensorflow as tf
     import tensorflow_text as tf_text
 
     settings = read_json(model_dir / TOKENIZATION_FILE)
     tokenizer = load_tokenizer(str(model_dir))
     labels = trained_labels(model_dir)
+    decision = decision or Decision(labels=labels)
     model = load_trained(model_dir, labels)
     if model.library.backend() != "tensorflow":
         raise PipelineError(f"export writes a TensorFlow SavedModel, and this model runs on {model.library.backend()}; "
@@ -97,8 +101,14 @@ def build_serving_module(model_dir: Path):
             inputs = dict(features, token_type_ids=tf.zeros_like(features["input_ids"]))
             inputs = {name: inputs[name] for name in settings["model_input_names"]}
             probabilities = tf.nn.softmax(tf.cast(self.classifier.logits(inputs), tf.float32), axis=-1)
-            return {"label": tf.gather(self.labels, tf.argmax(probabilities, axis=-1)),
-                    "probabilities": probabilities}
+            if decision.temperature != 1.0:  # softmax(logits / T): log p is the logits up to a per-row constant
+                log_p = tf.math.log(tf.maximum(tf.cast(probabilities, tf.float64), 1e-30))
+                probabilities = tf.cast(tf.nn.softmax(log_p / decision.temperature, axis=-1), probabilities.dtype)
+            if decision.threshold is None:
+                predicted = tf.argmax(probabilities, axis=-1)
+            else:
+                predicted = tf.cast(probabilities[:, 1] >= decision.threshold, tf.int64)
+            return {"label": tf.gather(self.labels, predicted), "probabilities": probabilities}
 
     return ServingModule()
 
@@ -111,7 +121,10 @@ def main() -> None:
     os.environ["KERAS_BACKEND"] = "tensorflow"
     import tensorflow as tf
 
-    module = build_serving_module(MODEL_DIR)
+    decision = read_decision(DECISION_FILE, trained_labels(MODEL_DIR)) if DECISION_FILE.is_file() else None
+    if decision is None:
+        log.info("%s: not found (run `dvc repro evaluate`); the SavedModel decides by arg-max", DECISION_FILE)
+    module = build_serving_module(MODEL_DIR, decision)
     with atomic_path(SERVING_DIR) as out:
         tf.saved_model.save(module, str(out), signatures={"serving_default": module.serve,
                                                           "encode": module.encode})

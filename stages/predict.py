@@ -4,8 +4,10 @@
     python stages/predict.py --input reviews.csv --output scored.csv [--text-column review]
 
 Texts are cleaned and tokenized exactly as in training (the settings saved in the model directory's
-tokenization.json). Prints, or adds to each CSV row, the predicted label and its probability, and one
-probability column per label.
+tokenization.json). The decision file that `evaluate` writes (--decision, default models/decision.json when
+present) adds the temperature and the threshold fitted on validation and, with `evaluate.long_reviews: windows`,
+scores reviews longer than max_length over overlapping windows. Prints, or adds to each CSV row, the predicted
+label and its probability, and one probability column per label.
 """
 
 from __future__ import annotations
@@ -26,20 +28,23 @@ import pandas as pd
 from tqdm import tqdm
 
 from stages.common.checkpoint import load_tokenizer
+from stages.common.decision import DECISION_FILE, Decision, read_decision
 from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path, read_json
 from stages.common.inputs import BatchSource, predict_probabilities
 from stages.common.libraries import load_trained, trained_labels
 from stages.common.reviews import strip_html_line_breaks
 from stages.common.tokens import TOKENIZATION_FILE, encode, id_dtype, pad
+from stages.common.windows import content_ids, windowed_probabilities
 
 log = logging.getLogger("predict")
 
 
 class Predictor:
-    """A trained model directory with its tokenizer and tokenization settings."""
+    """A trained model directory with its tokenizer and tokenization settings, and how to decide (arg-max of the
+    model's probabilities when `decision` is None)."""
 
-    def __init__(self, model_dir: str | Path, batch_size: int = 64) -> None:
+    def __init__(self, model_dir: str | Path, batch_size: int = 64, decision: Decision | None = None) -> None:
         model_dir = Path(model_dir)
         if not (model_dir / TOKENIZATION_FILE).is_file():
             raise PipelineError(f"{model_dir}: not a trained model directory (no {TOKENIZATION_FILE}); "
@@ -49,22 +54,30 @@ class Predictor:
         self.labels = trained_labels(model_dir)
         self.model = load_trained(model_dir, self.labels)
         self.batch_size = batch_size
+        self.decision = decision or Decision(labels=self.labels)
 
     def probabilities(self, texts: list[str]) -> np.ndarray:
-        """Class probabilities, one row per text, in order."""
+        """Class probabilities, one row per text, in order; temperature-scaled when the decision has one."""
         if self.settings["strip_html"]:
             texts = strip_html_line_breaks(pd.Series(texts, dtype=str)).tolist()
-        ids, _ = encode(self.tokenizer, texts, self.settings["max_length"], self.settings["truncation"])
-        split = pad(ids, self.settings["max_length"], self.tokenizer.pad_token_id, id_dtype(len(self.tokenizer)))
+        max_length = self.settings["max_length"]
+        ids, full_lengths = encode(self.tokenizer, texts, max_length, self.settings["truncation"])
+        split = pad(ids, max_length, self.tokenizer.pad_token_id, id_dtype(len(self.tokenizer)))
         source = BatchSource(split, self.settings["model_input_names"], self.batch_size, shuffle_seed=None,
                              group_by_length=True, pad_to_max_length=False, pad_to_multiple_of=8)
-        return predict_probabilities(self.model, source)
+        probabilities = predict_probabilities(self.model, source)
+        long = np.flatnonzero(np.asarray(full_lengths) > max_length)
+        if self.decision.long_reviews == "windows" and len(long):
+            probabilities[long] = windowed_probabilities(
+                self.model, self.tokenizer, content_ids(self.tokenizer, [texts[i] for i in long]), max_length,
+                self.decision.window_stride, self.settings["model_input_names"], self.batch_size)
+        return self.decision.calibrate(probabilities)
 
     def scores(self, texts: list[str]) -> pd.DataFrame:
         probabilities = self.probabilities(texts)
-        best = probabilities.argmax(axis=1)
+        best = self.decision.predict(probabilities)
         return pd.DataFrame({"predicted_label": [self.labels[i] for i in best],
-                             "probability": probabilities.max(axis=1).round(6),
+                             "probability": probabilities[np.arange(len(best)), best].round(6),
                              **{f"p_{label}": probabilities[:, i].round(6) for i, label in enumerate(self.labels)}})
 
 
@@ -101,6 +114,9 @@ def main() -> None:
     parser.add_argument("--output", type=Path, help="where to write the scored CSV (with --input)")
     parser.add_argument("--text-column", default="review", help="the review column of --input (default: review)")
     parser.add_argument("--model", default="models/model", help="a trained model directory (default: models/model)")
+    parser.add_argument("--decision", default=None,
+                        help=f"evaluate's decision file, or `none` for arg-max (default: {DECISION_FILE} if present, "
+                             f"for models/model)")
     parser.add_argument("--batch-size", type=int, default=64)
     args = parser.parse_args()
     if bool(args.input) == bool(args.texts) or bool(args.input) != bool(args.output):
@@ -108,6 +124,11 @@ def main() -> None:
     if args.texts and not all(text.strip() for text in args.texts):
         raise PipelineError("an empty review was given; pass the review text in quotes")
     predictor = Predictor(args.model, args.batch_size)
+    beside = Path(args.model).resolve() == Path("models/model").resolve()  # the default file is that model's
+    if args.decision is None and beside and DECISION_FILE.is_file():
+        predictor.decision = read_decision(DECISION_FILE, predictor.labels)
+    elif args.decision not in (None, "none"):
+        predictor.decision = read_decision(args.decision, predictor.labels)
     if args.input:
         rows = score_file(predictor, args.input, args.output, args.text_column)
         log.info("scored %d reviews into %s", rows, args.output)

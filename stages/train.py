@@ -22,6 +22,7 @@ import shutil
 import tempfile
 
 from stages.common.checkpoint import load_tokenizer
+from stages.common.class_weights import class_weights
 from stages.common.errors import run_stage
 from stages.common.files import atomic_path, require_inputs, write_json
 from stages.common.inputs import BatchSource
@@ -96,10 +97,11 @@ def main() -> None:
                  if callback is not None]
     log.info("training on %d reviews in %d batches for %d epochs", len(sources["train"].split.labels),
              len(sources["train"]), settings.epochs)
+    weights = class_weights(sources["train"].split.labels, settings.class_weight, len(meta["labels"]))
     validation = library.fit_data(model, sources["validation"]) if len(sources["validation"]) else None
     library.fit(model, library.fit_data(model, sources["train"]), validation_data=validation, epochs=settings.epochs,
-                initial_epoch=initial_epoch, callbacks=callbacks, shuffle=False,  # the source shuffles
-                verbose=1 if sys.stdout.isatty() else 2)
+                class_weight=weights, initial_epoch=initial_epoch, callbacks=callbacks,
+                shuffle=False, verbose=1 if sys.stdout.isatty() else 2)  # the source shuffles
     if best is not None and settings.keep_best:
         live.summary["best_epoch"] = best.best_epoch + 1
         live.make_summary()

@@ -45,6 +45,27 @@ def test_savedmodel_agrees_with_predict(exported, monkeypatch):
     np.testing.assert_allclose(served["probabilities"].numpy(), expected, atol=1e-3)
 
 
+def test_the_savedmodel_applies_the_temperature_and_threshold_as_predict_does(exported, monkeypatch, tmp_path):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+
+    monkeypatch.chdir(exported)
+    from stages.common.decision import Decision
+    from stages.export import MODEL_DIR, build_serving_module
+    from stages.predict import Predictor
+
+    texts = reviews(40)
+    plain = Predictor("models/model")
+    scaled = Decision(labels=plain.labels, temperature=0.5).calibrate(plain.probabilities(texts))
+    decision = Decision(labels=plain.labels, temperature=0.5, threshold=float(np.median(scaled[:, 1])))
+    expected = Predictor("models/model", decision=decision).scores(texts)
+    module = build_serving_module(MODEL_DIR, decision)
+    tf.saved_model.save(module, str(tmp_path / "serving"), signatures={"serving_default": module.serve})
+    served = tf.saved_model.load(str(tmp_path / "serving")).signatures["serving_default"](review=tf.constant(texts))
+    np.testing.assert_allclose(served["probabilities"].numpy(), expected[["p_negative", "p_positive"]], atol=1e-3)
+    assert (served["label"].numpy().astype(str) == expected["predicted_label"]).sum() >= len(texts) - 1
+
+
 @requires_shared
 @pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
 def test_in_graph_token_ids_equal_the_python_tokenizer_on_real_reviews(tmp_path, truncation):

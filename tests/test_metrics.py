@@ -1,4 +1,4 @@
-"""Test-set metrics and plot data, against scikit-learn and hand-computed values."""
+"""Test-set metrics, calibration, threshold and class weights, against scikit-learn and hand-computed values."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 from sklearn import metrics as sk
 
-from stages.common.metrics import classification_metrics, confusion_rows, precision_recall_rows, roc_rows, softmax
+from stages.common import metrics
+from stages.common.class_weights import class_weights
+from stages.common.metrics import classification_metrics, softmax
 
 LABELS = np.array([0, 0, 0, 1, 1, 1, 1, 0])
 POSITIVE = np.array([0.1, 0.6, 0.3, 0.8, 0.4, 0.9, 0.7, 0.2])
@@ -47,18 +49,88 @@ def test_single_class_test_set_has_undefined_auc():
     assert math.isnan(classification_metrics(np.ones(3, dtype=int), PROBABILITIES[:3])["roc_auc"])
 
 
-def test_plot_rows():
-    rows = confusion_rows(LABELS, PROBABILITIES.argmax(1), ["negative", "positive"])
-    assert rows[1] == {"actual": "negative", "predicted": "positive"} and len(rows) == 8
-    roc = roc_rows(LABELS, POSITIVE)
-    assert roc[0] == {"fpr": 0.0, "tpr": 0.0} and roc[-1] == {"fpr": 1.0, "tpr": 1.0}
-    area = np.trapezoid([r["tpr"] for r in roc], [r["fpr"] for r in roc])
-    assert area == pytest.approx(15 / 16)
-    pr = precision_recall_rows(LABELS, POSITIVE)
-    assert pr[-1] == {"recall": 0.0, "precision": 1.0} and all(0 <= r["precision"] <= 1 for r in pr)
+def test_per_class_figures_and_the_interval_are_in_the_metrics():
+    result = classification_metrics(LABELS, PROBABILITIES, ["negative", "positive"])
+    assert result["per_class"] == {
+        "negative": {"precision": 0.75, "recall": 0.75, "f1": 0.75, "support": 4},
+        "positive": {"precision": 0.75, "recall": 0.75, "f1": 0.75, "support": 4}}
+    assert result["macro_f1"] == pytest.approx(0.75)
+    assert (result["accuracy_ci_low"], result["accuracy_ci_high"]) == metrics.wilson_interval(6, 8)
 
 
-def test_long_curves_are_thinned():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 2, 5000)
-    assert len(roc_rows(labels, rng.random(5000))) <= 500
+def test_wilson_interval_by_hand():
+    # 8 of 10, z = 1.96: centre (0.8 + 1.9208 / 10) / 1.38416 = 0.71675, half-width
+    # 1.96 / 1.38416 * sqrt(0.016 + 0.009604) = 0.22658 -> (0.4902, 0.9433), the textbook values.
+    assert metrics.wilson_interval(8, 10) == pytest.approx((0.4902, 0.9433), abs=1e-4)
+    # 0 of 10: the lower end is 0 and the upper end z^2 / (n + z^2) = 3.8415 / 13.8415.
+    assert metrics.wilson_interval(0, 10) == pytest.approx((0.0, 3.8415 / 13.8415), abs=1e-4)
+    low, high = metrics.wilson_interval(1424, 1600)  # the issue's 0.890 on 1,600 reviews: +-1.5 points
+    assert high - low == pytest.approx(0.031, abs=0.001)
+
+
+def test_expected_calibration_error_by_hand():
+    # Top-label confidences 0.81 (right), 0.85 (wrong) share the bin (0.8, 0.8667]: accuracy 0.5, mean
+    # confidence 0.83. 0.65 (right) and 0.55 (wrong) have a bin each. ECE = (2 * 0.33 + 0.35 + 0.55) / 4.
+    positive = np.array([0.81, 0.15, 0.65, 0.45])
+    labels = np.array([1, 1, 1, 1])
+    probabilities = np.stack([1 - positive, positive], axis=1)
+    assert metrics.expected_calibration_error(labels, probabilities) == pytest.approx(1.56 / 4)
+    perfect = np.array([[0.0, 1.0]] * 4)
+    assert metrics.expected_calibration_error(labels, perfect) == 0.0
+
+
+def overconfident(n: int = 4000, sharpen: float = 3.0):
+    """Labels drawn from softmax(logits), and probabilities from softmax(sharpen * logits): overconfident."""
+    rng = np.random.default_rng(1)
+    logits = rng.normal(scale=1.5, size=(n, 3))
+    true = softmax(logits)
+    labels = np.array([rng.choice(3, p=row) for row in true])
+    return labels, softmax(sharpen * logits)
+
+
+def test_temperature_scaling_lowers_the_validation_loss_of_an_overconfident_model():
+    labels, probabilities = overconfident()
+    temperature = metrics.fit_temperature(labels, probabilities)
+    scaled = metrics.apply_temperature(probabilities, temperature)
+    assert temperature == pytest.approx(3.0, rel=0.1)  # it undoes the sharpening
+    assert metrics.log_loss(labels, scaled) < metrics.log_loss(labels, probabilities) - 0.1
+    assert metrics.expected_calibration_error(labels, scaled) < metrics.expected_calibration_error(labels,
+                                                                                                   probabilities)
+    assert (scaled.argmax(axis=1) == probabilities.argmax(axis=1)).all()
+
+
+@pytest.mark.parametrize("objective", ["accuracy", "f1"])
+def test_the_chosen_threshold_maximises_the_objective_on_validation(objective):
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 2, 500)
+    scores = np.clip(rng.normal(0.35 + 0.3 * labels, 0.2), 0, 1).round(3)  # ties, and a best threshold not 0.5
+    chosen = metrics.choose_threshold(labels, scores, objective)
+
+    def objective_at(threshold: float) -> float:  # directly, without the function's sorted counting
+        predicted = scores >= threshold
+        if objective == "accuracy":
+            return float((predicted == labels).mean())
+        return sk.f1_score(labels, predicted.astype(int), zero_division=0)
+
+    every_cut = np.concatenate([np.unique(scores), [0.0, 1.01]])
+    best = max(objective_at(threshold) for threshold in every_cut)
+    assert objective_at(chosen) == pytest.approx(best)
+    assert objective_at(chosen) > objective_at(0.5)
+    assert metrics.threshold_metrics(labels, scores, chosen)[objective] == pytest.approx(best)
+
+
+def test_length_slices_count_every_review_once_with_the_truncated_apart():
+    lengths = np.array([10, 32, 33, 64, 100, 128, 129, 400])
+    correct = np.array([1, 0, 1, 1, 1, 0, 0, 1], dtype=bool)
+    slices = metrics.length_slices(lengths, correct, max_length=128)
+    assert slices == {"tokens_1_32": {"count": 2, "accuracy": 0.5}, "tokens_33_64": {"count": 2, "accuracy": 1.0},
+                      "tokens_65_96": {"count": 0, "accuracy": None}, "tokens_97_128": {"count": 2, "accuracy": 0.5},
+                      "truncated": {"count": 2, "accuracy": 0.5}}
+
+
+def test_balanced_class_weights_for_a_90_10_split():
+    labels = np.array([0] * 90 + [1] * 10)
+    # n / (labels x count): 100 / (2 x 90) and 100 / (2 x 10); the weighted counts are then equal.
+    assert class_weights(labels, "balanced", 2) == {0: pytest.approx(100 / 180), 1: pytest.approx(5.0)}
+    assert class_weights(labels, None, 2) is None
+    assert class_weights(labels, "balanced", 3)[2] == 1.0  # a label absent from train

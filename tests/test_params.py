@@ -49,6 +49,12 @@ BAD_PARAMS = {
                        "tokenize.truncation is 'middle'; expected one of head, tail, head_tail"),
     "group_not_mapping": (lambda p: p.update(train=[1, 2]), "train must be a mapping"),
     "labels_not_list": (lambda p: p["data"].update(labels="negative"), "data.labels must be a list of strings"),
+    "class_weight_choice": (lambda p: p["train"].update(class_weight="auto"),
+                            "train.class_weight is 'auto'; expected one of balanced"),
+    "threshold_objective": (lambda p: p["evaluate"].update(threshold="precision"),
+                            "evaluate.threshold is 'precision'; expected one of accuracy, f1"),
+    "long_reviews_choice": (lambda p: p["evaluate"].update(long_reviews="chunks"),
+                            "evaluate.long_reviews is 'chunks'; expected one of truncate, windows"),
 }
 
 

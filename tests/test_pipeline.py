@@ -8,6 +8,7 @@ import json
 import re
 import sys
 
+import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT, copy_project, demo_params, dvc, run
@@ -38,8 +39,11 @@ def project(tmp_path_factory):
 def test_repro_runs_all_stages_and_writes_every_output(project):
     for path in ("data/split/train.csv", "data/tokens/meta.json", "models/model/tf_model.h5",
                  "models/model/config.json", "models/model/tokenizer.json", "metrics/data.json",
-                 "metrics/train/metrics.json", "metrics/eval.json", "metrics/plots/confusion.json",
-                 "metrics/plots/roc.json", "metrics/misclassified.csv"):
+                 "metrics/train/metrics.json", "metrics/eval.json", "metrics/misclassified.csv",
+                 "models/decision.json", "models/model_card.md", *(f"metrics/eval/plots/{name}.json" for name in (
+                     "sklearn/confusion_matrix", "sklearn/roc/positive", "sklearn/precision_recall/positive",
+                     "sklearn/calibration/uncalibrated", "sklearn/calibration/temperature_scaled",
+                     "custom/length_slices"))):
         assert (project / path).is_file(), path
     config = json.loads((project / "models/model/config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "positive"}
@@ -55,17 +59,61 @@ def test_metrics_show_lists_the_test_metrics(project):
     shown = json.loads(dvc("metrics", "show", "--json", cwd=project).stdout)
     metrics = next(iter(shown.values()))["data"]
     evaluation = metrics["metrics/eval.json"]["data"]
-    assert set(evaluation) == {"examples", "accuracy", "precision", "recall", "f1", "roc_auc", "loss"}
+    assert set(evaluation) == {"examples", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "precision", "recall",
+                               "f1", "macro_precision", "macro_recall", "macro_f1", "roc_auc", "loss", "ece",
+                               "per_class", "slices", "temperature_scaled", "threshold"}
     assert evaluation["examples"] == metrics["metrics/data.json"]["data"]["splits"]["test"]["rows"]
-    assert "eval.loss" in dvc("metrics", "show", cwd=project).stdout
+    assert evaluation["accuracy_ci_low"] < evaluation["accuracy"] < evaluation["accuracy_ci_high"]
+    assert sum(part["count"] for part in evaluation["slices"].values()) == evaluation["examples"]
+    assert sum(part["support"] for part in evaluation["per_class"].values()) == evaluation["examples"]
+    shown = dvc("metrics", "show", cwd=project).stdout
+    header = shown.splitlines()[0].split()
+    for key in ("eval.loss", "accuracy_ci_low", "accuracy_ci_high", "macro_f1", "ece", "per_class.negative.recall",
+                "per_class.positive.f1", "per_class.positive.support", "slices.truncated.accuracy",
+                "slices.truncated.count", "slices.tokens_1_32.count", "temperature_scaled.temperature",
+                "temperature_scaled.ece", "temperature_scaled.loss", "threshold.value", "threshold.accuracy",
+                "threshold.f1"):
+        assert key in header, key
 
 
 def test_plots_show_renders_the_curves_and_the_confusion_matrix(project):
     out = project / "plots_out"
     dvc("plots", "show", "-o", str(out), cwd=project)
     html = (out / "index.html").read_text()
-    for title in ("Loss", "Accuracy", "Confusion matrix (test)", "ROC (test)", "Precision-recall (test)"):
-        assert title in html
+    for title in ("Loss", "Accuracy", "Confusion matrix (test)", "ROC (test)", "Precision-recall (test)",
+                  "Reliability diagram (test)", "Accuracy by review length (test)"):
+        assert f'"text": "{title}"' in html, title
+
+
+def test_the_model_card_carries_this_runs_numbers(project):
+    card = (project / "models/model_card.md").read_text()
+    scores = json.loads((project / "metrics/eval.json").read_text())
+    front, body = card.removeprefix("---\n").split("\n---\n", 1)
+    meta = yaml.safe_load(front)
+    results = meta["model-index"][0]["results"][0]["metrics"]
+    assert {item["type"]: item["value"] for item in results}["accuracy"] == round(scores["accuracy"], 4)
+    assert meta["datasets"] == ["imdb_sample.csv"] and "text-classification" in meta["tags"]
+    assert (f"| accuracy (95% Wilson interval) | {scores['accuracy']:.4f} ({scores['accuracy_ci_low']:.4f}–"
+            f"{scores['accuracy_ci_high']:.4f}) |") in body
+    for label, part in scores["per_class"].items():
+        assert f"| {label} | {part['precision']:.4f} | {part['recall']:.4f} | {part['f1']:.4f} |" in body
+    assert f"T = {scores['temperature_scaled']['temperature']:g}" in body
+    assert f"| truncated | {scores['slices']['truncated']['count']:,} |" in body
+    data = json.loads((project / "metrics/data.json").read_text())
+    assert f"| train | {data['splits']['train']['rows']:,} |" in body and "## How to use" in body
+
+
+def test_an_evaluate_param_reruns_nothing_upstream(project):
+    set_param(project, "evaluate", "calibrate", False)
+    status = json.loads(dvc("status", "--json", cwd=project).stdout)
+    assert set(status) == {"evaluate"}
+    ran = stages_run(dvc("repro", cwd=project).stdout)
+    assert ran == {"evaluate", "export"}  # a new decision (no temperature): the SavedModel follows it
+    assert json.loads((project / "models/decision.json").read_text())["temperature"] == 1.0
+    assert "temperature_scaled" not in json.loads((project / "metrics/eval.json").read_text())
+    set_param(project, "evaluate", "long_reviews", "truncate")  # the default is windows
+    assert stages_run(dvc("repro", cwd=project).stdout) & {"split", "tokenize", "train"} == set()
+    assert json.loads((project / "models/decision.json").read_text())["long_reviews"] == "truncate"
 
 
 def test_a_training_param_reruns_train_and_what_follows_only(project):
@@ -74,7 +122,7 @@ def test_a_training_param_reruns_train_and_what_follows_only(project):
     change = json.loads(diff)["params.yaml"]["train.learning_rate"]
     assert (change["old"], change["new"]) == (1.0e-3, 2.0e-3)
     status = json.loads(dvc("status", "--json", cwd=project).stdout)
-    assert set(status) == {"train"}
+    assert set(status) == {"train", "evaluate"}  # evaluate reads every param for the model card
     assert stages_run(dvc("repro", cwd=project).stdout) == {"train", "evaluate", "export"}
     assert "metrics/eval.json" in dvc("metrics", "diff", cwd=project).stdout
 
@@ -142,3 +190,37 @@ def test_the_tutorial_recipe_runs_end_to_end(tmp_path):
     assert "best_epoch" not in json.loads((project / "metrics/train/metrics.json").read_text())
     evaluation = json.loads((project / "metrics/eval.json").read_text())
     assert evaluation["examples"] == report["splits"]["test"]["rows"]
+
+
+def test_three_labels_run_through_the_whole_pipeline(tmp_path):
+    """The sample with a third, smaller label: macro figures, a 3 x 3 confusion matrix, a ROC curve per label,
+    balanced class weights, no threshold, and predict and the SavedModel answer with the three labels."""
+    labels = ["negative", "neutral", "positive"]
+    project = copy_project(tmp_path, demo_params(
+        data={"raw_csv": "data/raw/three.csv", "labels": labels}, train={"epochs": 1, "class_weight": "balanced"}))
+    sample = pd.read_csv(ROOT / "data/sample/imdb_sample.csv", keep_default_na=False)
+    sample.loc[sample.index % 5 == 0, "sentiment"] = "neutral"  # 60 of 300
+    sample.to_csv(project / "data/raw/three.csv", index=False)
+    result = dvc("repro", cwd=project)
+    assert re.search(r"train.class_weight balanced: label 0 x [\d.]+, label 1 x [\d.]+, label 2 x ",
+                     result.stdout + result.stderr)
+
+    scores = json.loads((project / "metrics/eval.json").read_text())
+    assert list(scores["per_class"]) == labels and scores["per_class"]["neutral"]["support"] == 12
+    assert "threshold" not in scores and 0 <= scores["macro_f1"] <= 1
+    confusion = json.loads((project / "metrics/eval/plots/sklearn/confusion_matrix.json").read_text())
+    assert {row["actual"] for row in confusion} == set(labels) and len(confusion) == scores["examples"]
+    curves = sorted(path.stem for path in (project / "metrics/eval/plots/sklearn/roc").glob("*.json"))
+    assert curves == labels
+    assert json.loads((project / "models/decision.json").read_text())["threshold"] is None
+    card = (project / "models/model_card.md").read_text()
+    assert "| neutral |" in card and "ROC AUC (one-vs-rest, macro)" in card
+    dvc("plots", "show", "-o", "plots", cwd=project)
+    assert '"text": "ROC (test)"' in (project / "plots/index.html").read_text()
+
+    predicted = run([sys.executable, "stages/predict.py", "An average film, neither good nor bad."], project)
+    assert predicted.stdout.split("\t")[0] in labels
+    served = run([sys.executable, "-c", "import tensorflow as tf, tensorflow_text; "
+                  "print(tf.saved_model.load('models/serving').signatures['serving_default']"
+                  "(review=tf.constant(['Fine.']))['probabilities'].shape)"], project)
+    assert "(1, 3)" in served.stdout

@@ -77,3 +77,52 @@ def test_bad_input_is_one_clear_line(project, case):
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert result.returncode == 1 and len(errors) == 1 and message in errors[0], result.stderr
     assert not (project / "out.csv").exists()
+
+
+def test_the_decision_file_of_evaluate_is_applied(project, monkeypatch):
+    monkeypatch.chdir(project)
+    from stages.common.decision import DECISION_FILE, Decision, read_decision, write_decision
+    from stages.common.metrics import apply_temperature
+    from stages.predict import Predictor
+
+    texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()[:20]
+    plain = Predictor("models/model")
+    expected = apply_temperature(plain.probabilities(texts), 2.0)
+    threshold = float(np.median(expected[:, 1]))  # half the texts on each side, whatever the arg-max says
+    write_decision(Decision(labels=plain.labels, temperature=2.0, threshold=threshold))
+    try:
+        decided = Predictor("models/model", decision=read_decision(DECISION_FILE, plain.labels)).scores(texts)
+        np.testing.assert_allclose(decided[["p_negative", "p_positive"]], expected, atol=1e-5)
+        wanted = np.where(expected[:, 1] >= threshold, "positive", "negative")
+        assert decided["predicted_label"].tolist() == wanted.tolist()
+        extremes = np.argsort(expected[:, 1])[[0, 1, -2, -1]]  # far from the threshold: batching cannot flip them
+        printed = predict(project, *(texts[i] for i in extremes)).stdout.strip().splitlines()  # found by default
+        assert [line.split("\t")[0] for line in printed] == wanted[extremes].tolist()
+        write_decision(Decision(labels=["bad", "good"]), "other.json")
+        result = predict(project, "--decision", "other.json", "Good.", check=False)
+        assert result.returncode == 1 and "error: other.json: chosen for labels ['bad', 'good']" in result.stderr
+    finally:
+        DECISION_FILE.unlink()
+
+
+def test_windows_score_long_texts_only(project, monkeypatch):
+    monkeypatch.chdir(project)
+    from stages.common.decision import Decision
+    from stages.common.windows import content_ids, windowed_probabilities
+    from stages.predict import Predictor
+
+    texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()
+    plain = Predictor("models/model")
+    windowed = Predictor("models/model", decision=Decision(labels=plain.labels, long_reviews="windows",
+                                                           window_stride=40))
+    lengths = np.array([len(plain.tokenizer(text)["input_ids"]) for text in texts])
+    long = lengths > plain.settings["max_length"]
+    assert 0 < long.sum() < len(texts)
+    before, after = plain.probabilities(texts), windowed.probabilities(texts)
+    np.testing.assert_allclose(after[~long], before[~long], atol=1e-6)
+    assert (after[long] != before[long]).any(axis=1).all()  # every long text rescored
+    longest = int(np.argmax(lengths))
+    alone = windowed_probabilities(plain.model, plain.tokenizer, content_ids(plain.tokenizer, [texts[longest]]),
+                                   plain.settings["max_length"], 40, plain.settings["model_input_names"], 8)
+    np.testing.assert_allclose(after[longest], alone[0], atol=1e-5)
+    np.testing.assert_allclose(after.sum(axis=1), 1, atol=1e-5)

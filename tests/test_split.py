@@ -47,6 +47,9 @@ BAD_INPUTS = {
     "missing_column": ("text,sentiment\nGood.,positive\n", "no column 'review'"),
     "label_outside_set": (HEADER + GOOD_ROWS + "Meh.,neutral\n", "row 42: label 'neutral'"),
     "three_classes": (HEADER + GOOD_ROWS + "Meh.,neutral\nOk.,mixed\n", "2 rows with labels 'mixed', 'neutral'"),
+    "label_no_row_carries": (HEADER + "".join(line for line in GOOD_ROWS.splitlines(keepends=True)
+                                              if line.endswith(",positive\n")),
+                             "no row has label 'negative' in column 'sentiment'"),
     "columns_swapped": ("review,sentiment\npositive,Great film.\nnegative,Awful film.\n", "row 2: label 'Great film.'"),
     "empty_review": (HEADER + GOOD_ROWS + '"",positive\n', "row 42: empty review"),
     "whitespace_review": (HEADER + GOOD_ROWS + '"   ",positive\n', "row 42: empty review"),

@@ -1,11 +1,13 @@
-"""Test-set metrics and the plot data DVC draws, from true labels and predicted probabilities."""
+"""Test-set metrics from true labels and predicted probabilities: overall and per class, with a confidence
+interval, calibration (ECE, temperature scaling), a decision threshold chosen on validation, length slices."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn import metrics
 
-CURVE_POINTS = 500  # ROC and precision-recall curves are thinned to about this many points
+Z_95 = 1.959963984540054  # the standard normal's 97.5% quantile: a two-sided 95% interval
+ECE_BINS = 15
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -13,45 +15,149 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum(axis=1, keepdims=True)
 
 
-def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float | int]:
-    """Accuracy, precision, recall, F1 (of class 1 when binary, else macro), ROC AUC, cross-entropy loss."""
+def classification_metrics(labels: np.ndarray, probabilities: np.ndarray,
+                           names: list[str] | None = None) -> dict:
+    """Arg-max figures: accuracy with its Wilson 95% interval; precision, recall, F1 (of class 1 when binary,
+    else macro) and their macro averages; ROC AUC (one-vs-rest when 3+ classes); cross-entropy loss; ECE;
+    and precision, recall, F1 and support per class, keyed by label name."""
     classes = probabilities.shape[1]
+    names = names or [str(index) for index in range(classes)]
     predicted = probabilities.argmax(axis=1)
     average = "binary" if classes == 2 else "macro"
     precision, recall, f1, _ = metrics.precision_recall_fscore_support(labels, predicted, average=average,
                                                                        zero_division=0)
+    macro = metrics.precision_recall_fscore_support(labels, predicted, average="macro", zero_division=0,
+                                                    labels=list(range(classes)))
+    per_class = metrics.precision_recall_fscore_support(labels, predicted, labels=list(range(classes)),
+                                                        zero_division=0)
     scores = probabilities[:, 1] if classes == 2 else probabilities
     single_class = len(np.unique(labels)) < 2
+    correct = int((predicted == labels).sum())
+    low, high = wilson_interval(correct, len(labels))
     return {
         "examples": len(labels),
-        "accuracy": float(metrics.accuracy_score(labels, predicted)),
+        "accuracy": correct / len(labels),
+        "accuracy_ci_low": low,
+        "accuracy_ci_high": high,
         "precision": float(precision),
         "recall": float(recall),
         "f1": float(f1),
+        "macro_precision": float(macro[0]),
+        "macro_recall": float(macro[1]),
+        "macro_f1": float(macro[2]),
         "roc_auc": float("nan") if single_class else float(metrics.roc_auc_score(labels, scores, multi_class="ovr")),
-        "loss": float(metrics.log_loss(labels, probabilities, labels=list(range(classes)))),
+        "loss": log_loss(labels, probabilities),
+        "ece": expected_calibration_error(labels, probabilities),
+        "per_class": {name: {"precision": float(per_class[0][index]), "recall": float(per_class[1][index]),
+                             "f1": float(per_class[2][index]), "support": int(per_class[3][index])}
+                      for index, name in enumerate(names)},
     }
 
 
-def confusion_rows(labels: np.ndarray, predicted: np.ndarray, names: list[str]) -> list[dict[str, str]]:
-    """One {actual, predicted} row per example: the input of DVC's `confusion` template."""
-    pairs = zip(labels.tolist(), predicted.tolist(), strict=True)
-    return [{"actual": names[actual], "predicted": names[guess]} for actual, guess in pairs]
+def log_loss(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    return float(metrics.log_loss(labels, probabilities, labels=list(range(probabilities.shape[1]))))
 
 
-def roc_rows(labels: np.ndarray, positive_scores: np.ndarray) -> list[dict[str, float]]:
-    fpr, tpr, _ = metrics.roc_curve(labels, positive_scores)
-    keep = _thin(len(fpr))
-    return [{"fpr": round(float(x), 5), "tpr": round(float(y), 5)} for x, y in zip(fpr[keep], tpr[keep], strict=True)]
+def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (Wilson 1927): sound near 0 and 1 and for small counts."""
+    if trials == 0:
+        return float("nan"), float("nan")
+    share = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (share + z * z / (2 * trials)) / denominator
+    half = z / denominator * np.sqrt(share * (1 - share) / trials + z * z / (4 * trials * trials))
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
-def precision_recall_rows(labels: np.ndarray, positive_scores: np.ndarray) -> list[dict[str, float]]:
-    precision, recall, _ = metrics.precision_recall_curve(labels, positive_scores)
-    keep = _thin(len(recall))
-    return [{"recall": round(float(r), 5), "precision": round(float(p), 5)}
-            for r, p in zip(recall[keep], precision[keep], strict=True)]
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE (Guo et al. 2017): the top-label confidence binned into `bins` equal-width bins on [0, 1]; the mean
+    over examples of |bin accuracy - bin mean confidence|."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    # Bin b holds confidences in (b/bins, (b+1)/bins]; a confidence of exactly 0 joins the first bin.
+    bin_of = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
+    total = 0.0
+    for b in np.unique(bin_of):
+        members = bin_of == b
+        total += members.sum() * abs(correct[members].mean() - confidence[members].mean())
+    return float(total / len(labels))
 
 
-def _thin(points: int) -> np.ndarray:
-    """Indices of about CURVE_POINTS evenly spaced points, always keeping both ends."""
-    return np.unique(np.linspace(0, points - 1, min(points, CURVE_POINTS)).round().astype(int))
+def reliability_inputs(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(whether the arg-max is right, its confidence): the inputs of a top-label reliability diagram."""
+    return (probabilities.argmax(axis=1) == labels).astype(int), probabilities.max(axis=1)
+
+
+def apply_temperature(probabilities: np.ndarray, temperature: float) -> np.ndarray:
+    """softmax(logits / T), from probabilities: log p differs from the logits by a per-row constant."""
+    return softmax(np.log(np.clip(probabilities.astype(np.float64), 1e-30, 1.0)) / temperature)
+
+
+def fit_temperature(labels: np.ndarray, probabilities: np.ndarray) -> float:
+    """The temperature T in [0.05, 20] minimising the negative log-likelihood of softmax(logits / T)
+    (temperature scaling, Guo et al. 2017). It never changes the arg-max."""
+    from scipy.optimize import minimize_scalar
+
+    def nll(log_temperature: float) -> float:
+        return log_loss(labels, apply_temperature(probabilities, float(np.exp(log_temperature))))
+
+    found = minimize_scalar(nll, bounds=(np.log(0.05), np.log(20.0)), method="bounded",
+                            options={"xatol": 1e-5})
+    return round(float(np.exp(found.x)), 4)
+
+
+def threshold_counts(labels: np.ndarray, scores: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, ...]:
+    """True/false positives/negatives when `scores >= threshold` predicts class 1, for each threshold."""
+    positives = np.sort(scores[labels == 1])
+    negatives = np.sort(scores[labels != 1])
+    tp = len(positives) - np.searchsorted(positives, thresholds, side="left")
+    fp = len(negatives) - np.searchsorted(negatives, thresholds, side="left")
+    return tp, fp, len(positives) - tp, len(negatives) - fp
+
+
+def objective_values(labels: np.ndarray, scores: np.ndarray, thresholds: np.ndarray, objective: str) -> np.ndarray:
+    tp, fp, fn, tn = threshold_counts(labels, scores, np.asarray(thresholds, dtype=np.float64))
+    if objective == "accuracy":
+        return (tp + tn) / len(labels)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(2 * tp / (2 * tp + fp + fn))
+
+
+def choose_threshold(labels: np.ndarray, scores: np.ndarray, objective: str) -> float:
+    """The threshold on the class-1 probability that maximises `objective` (accuracy or f1 of class 1) on these
+    examples. Every distinct score is a candidate; the winner is moved down to the midpoint with the next lower
+    score (the same predictions here, a margin for new data); ties go to the threshold nearest 0.5."""
+    scores = scores.astype(np.float64)
+    distinct = np.unique(np.concatenate([scores, [0.5]]))
+    candidates = np.concatenate([(distinct[1:] + distinct[:-1]) / 2, [distinct[0] / 2, (distinct[-1] + 1) / 2]])
+    values = objective_values(labels, scores, candidates, objective)
+    best = np.flatnonzero(values >= values.max() - 1e-12)
+    winner = best[np.lexsort((candidates[best], np.abs(candidates[best] - 0.5)))[0]]
+    return float(candidates[winner])
+
+
+def threshold_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """Accuracy, precision, recall and F1 of class 1 when `scores >= threshold` predicts class 1."""
+    predicted = (scores >= threshold).astype(int)
+    precision, recall, f1, _ = metrics.precision_recall_fscore_support(labels, predicted, average="binary",
+                                                                       zero_division=0)
+    return {"accuracy": float((predicted == labels).mean()), "precision": float(precision),
+            "recall": float(recall), "f1": float(f1)}
+
+
+def length_buckets(max_length: int) -> list[tuple[str, int, int]]:
+    """(name, lowest, highest) token counts: four equal ranges up to max_length, then the truncated reviews."""
+    edges = [0] + [round(max_length * share) for share in (0.25, 0.5, 0.75, 1.0)]
+    ranges = [(f"tokens_{low + 1}_{high}", low + 1, high) for low, high in zip(edges[:-1], edges[1:], strict=True)]
+    return ranges + [("truncated", max_length + 1, np.iinfo(np.int64).max)]
+
+
+def length_slices(full_lengths: np.ndarray, correct: np.ndarray, max_length: int) -> dict[str, dict]:
+    """Accuracy and count per token-length bucket (lengths before truncation, special tokens included);
+    the reviews longer than max_length, which truncation cut, are the `truncated` bucket."""
+    slices = {}
+    for name, low, high in length_buckets(max_length):
+        members = (full_lengths >= low) & (full_lengths <= high)
+        count = int(members.sum())
+        slices[name] = {"count": count, "accuracy": float(correct[members].mean()) if count else None}
+    return slices

@@ -72,12 +72,17 @@ class TrainParams:
     jit_compile: bool
     compiled_width_multiple: int = 64
     monitor_system: bool = False
+    class_weight: Literal["balanced"] | None = None
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
     batch_size: int
     misclassified: int
+    calibrate: bool = False
+    threshold: Literal["accuracy", "f1"] | None = None
+    long_reviews: Literal["truncate", "windows"] = "truncate"
+    window_stride: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,11 @@ def read_reviews(path: str | Path, text_column: str, label_column: str, labels: 
         raise PipelineError(f"{path}: row {source_row[first]}: label {label.iloc[first]!r} in column '{label_column}' "
                             f"is not one of {', '.join(labels)} ({int(unknown.sum())} rows with labels "
                             f"{', '.join(map(repr, others[:5]))}); fix those rows or set data.labels in params.yaml")
+    missing = [name for index, name in enumerate(labels) if not (encoded == index).any()]
+    if missing:
+        raise PipelineError(f"{path}: no row has label {', '.join(map(repr, missing))} in column '{label_column}'; "
+                            f"a model cannot learn a label it never sees: add such rows or remove it from "
+                            f"data.labels in params.yaml")
     return pd.DataFrame({"source_row": source_row, "text": text.to_numpy(), "label": encoded.astype("int64")})
 
 

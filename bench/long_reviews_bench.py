@@ -1,0 +1,104 @@
+"""Long reviews: head+tail truncation against overlapping windows whose logits are averaged, on the same reviews.
+
+    python bench/long_reviews_bench.py                         # 4,400 reviews (half test), max_length 256, 2 epochs
+    python bench/long_reviews_bench.py --strides 0.5 1         # the window strides to compare (share of the window)
+
+One model is trained once (the pipeline's own split, tokenize and train stages in a scratch copy of the project,
+MiniLM-L6-H384 from a local checkpoint directory, head_tail truncation), then the `evaluate` stage scores the same
+test split with `evaluate.long_reviews: truncate` and with `windows` at each stride. A re-run reuses the trained
+model and re-copies the code, so only `evaluate` runs again. Prints a markdown table: accuracy overall and on the
+reviews longer than max_length (the `truncated` slice of metrics/eval.json), with Wilson 95% intervals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+from accuracy_bench import CHECKPOINT, REVIEWS_CSV, write_subset  # bench/ is on sys.path when run
+from report import markdown_table
+from scratch import ROOT, copy_project, stage_env
+
+
+def write_params(project: Path, subset: Path, args: argparse.Namespace, evaluate: dict) -> None:
+    """The project's params.yaml (current schema) with the benchmark's settings."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["data"].update(raw_csv=str(subset), test_size=0.5, validation_size=0.1, max_rows=None, seed=13)
+    params["model"].update(checkpoint=str(CHECKPOINT), init="pretrained")
+    params["tokenize"].update(max_length=args.max_length, truncation="head_tail")
+    params["train"].update(epochs=args.epochs, batch_size=32, seed=13)
+    params["evaluate"].update(evaluate)
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def run_stage(project: Path, name: str, log: Path) -> float:
+    start = time.perf_counter()
+    with log.open("a") as out:
+        done = subprocess.run([sys.executable, f"stages/{name}.py"], cwd=project,
+                              env=stage_env(PYTHONWARNINGS="ignore"), stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        sys.exit(f"error: stage {name} failed in {project} (exit {done.returncode}); see {log}")
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rows", type=int, default=4400, help="reviews, split half train, half test")
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--strides", type=float, nargs="+", default=[0.5])
+    parser.add_argument("--train-only", action="store_true", help="stop once the model is trained")
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/long-reviews-bench"))
+    args = parser.parse_args()
+    if not (REVIEWS_CSV.is_file() and CHECKPOINT.is_dir()):
+        sys.exit(f"error: needs {REVIEWS_CSV} and {CHECKPOINT} (a local checkpoint directory beside the project)")
+    started = datetime.datetime.now(datetime.UTC)
+    work = args.workdir / f"rows{args.rows}-len{args.max_length}-ep{args.epochs}"
+    project, log = work / "project", work / "stages.log"
+    project.mkdir(parents=True, exist_ok=True)
+    subset = work / "subset.csv"
+    if not subset.is_file():
+        write_subset(subset, args.rows, 13)
+    copy_project(project)  # the current code; outputs already there are kept
+    write_params(project, subset, args, {})
+    if not (project / "models/model/tokenization.json").is_file():
+        for name in ("split", "tokenize", "train"):
+            print(f"{datetime.datetime.now():%H:%M:%S} {name}", file=sys.stderr, flush=True)
+            run_stage(project, name, log)
+    if args.train_only:
+        return
+    modes = [("truncate (head_tail)", {"long_reviews": "truncate"})]
+    modes += [(f"windows, stride {stride:g}", {"long_reviews": "windows", "window_stride": stride})
+              for stride in args.strides]
+    rows = []
+    for title, evaluate in modes:
+        print(f"{datetime.datetime.now():%H:%M:%S} evaluate: {title}", file=sys.stderr, flush=True)
+        write_params(project, subset, args, evaluate)
+        seconds = run_stage(project, "evaluate", log)
+        scores = json.loads((project / "metrics/eval.json").read_text())
+        long = scores["slices"]["truncated"]
+        rows.append([title, f"{scores['accuracy']:.4f} ({scores['accuracy_ci_low']:.3f}–"
+                     f"{scores['accuracy_ci_high']:.3f})", f"{scores['f1']:.4f}", f"{scores['loss']:.4f}",
+                     f"{long['accuracy']:.4f}", long["count"], f"{seconds:.0f}"])
+    data = json.loads((project / "metrics/data.json").read_text())
+    meta = json.loads((project / "data/tokens/meta.json").read_text())
+    print(f"\n## Long reviews: truncation against windows ({started:%Y-%m-%d})\n")
+    print(f"MiniLM-L6-H384 ({CHECKPOINT.name}) fine-tuned once with head_tail truncation at max_length "
+          f"{args.max_length}, {args.epochs} epochs, on {data['splits']['train']['rows']:,} real reviews; the same "
+          f"{data['splits']['test']['rows']:,} test reviews for every row, "
+          f"{meta['splits']['test']['share_truncated']:.0%} of them longer than max_length. {os.cpu_count()} CPU "
+          f"cores, no GPU. Command: `python bench/long_reviews_bench.py --strides {' '.join(map(str, args.strides))}`"
+          f"\n")
+    print(markdown_table(["long_reviews", "test accuracy (95% CI)", "F1", "loss", "accuracy on long reviews",
+                          "long reviews", "evaluate s"], rows))
+
+
+if __name__ == "__main__":
+    main()
