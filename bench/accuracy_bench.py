@@ -34,14 +34,12 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
 from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
-from scratch import ROOT, copy_project, stage_env
+from scratch import ROOT, copy_project, run_stage
 
 SHARED = ROOT.parent / "shared"
 sys.path.insert(0, str(ROOT))  # the stages' helpers, for the subset and the leak count
@@ -65,16 +63,6 @@ RECIPES["ours + adamw, keras_hub"] = RECIPES["ours + adamw"]
 MODELS = {"ours + adamw, keras_hub": {"library": "keras_hub",
                                      "checkpoint": str(SHARED / "models/minilm-l6-h384-uncased-safetensors")}}
 
-
-def run_stage(project: Path, name: str, log: Path) -> float:
-    """Run `python stages/NAME.py` in the project; return its wall seconds. Its output goes to `log`."""
-    start = time.perf_counter()
-    with log.open("a") as out:
-        done = subprocess.run([sys.executable, f"stages/{name}.py"], cwd=project,
-                              env=stage_env(PYTHONWARNINGS="ignore"), stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
-        sys.exit(f"error: stage {name} failed in {project} (exit {done.returncode}); see {log}")
-    return time.perf_counter() - start
 
 
 def write_subset(path: Path, rows: int, seed: int) -> dict:

@@ -16,15 +16,13 @@ import argparse
 import datetime
 import json
 import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import yaml
 from accuracy_bench import CHECKPOINT, REVIEWS_CSV, write_subset  # bench/ is on sys.path when run
 from report import markdown_table
-from scratch import ROOT, copy_project, stage_env
+from scratch import ROOT, copy_project, run_stage
 
 
 def write_params(project: Path, subset: Path, args: argparse.Namespace, evaluate: dict) -> None:
@@ -37,15 +35,6 @@ def write_params(project: Path, subset: Path, args: argparse.Namespace, evaluate
     params["evaluate"].update(evaluate)
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
-
-def run_stage(project: Path, name: str, log: Path) -> float:
-    start = time.perf_counter()
-    with log.open("a") as out:
-        done = subprocess.run([sys.executable, f"stages/{name}.py"], cwd=project,
-                              env=stage_env(PYTHONWARNINGS="ignore"), stdout=out, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
-        sys.exit(f"error: stage {name} failed in {project} (exit {done.returncode}); see {log}")
-    return time.perf_counter() - start
 
 
 def main() -> None:

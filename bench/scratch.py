@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,3 +26,14 @@ def stage_env(**extra: str) -> dict[str, str]:
     """Offline, with this Python's bin first on PATH (DVC stages call `python`)."""
     return {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
             "HF_HUB_OFFLINE": "1", **extra}
+
+
+def run_stage(project: Path, name: str, log: Path) -> float:
+    """Run `python stages/NAME.py` in the project; return its wall seconds. Its output goes to `log`."""
+    start = time.perf_counter()
+    with log.open("a") as out:
+        done = subprocess.run([sys.executable, f"stages/{name}.py"], cwd=project,
+                              env=stage_env(PYTHONWARNINGS="ignore"), stdout=out, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        sys.exit(f"error: stage {name} failed in {project} (exit {done.returncode}); see {log}")
+    return time.perf_counter() - start
