@@ -58,11 +58,23 @@ def file_name(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") or "plot"
 
 
+def plot_title(key: str, entries: list[dict]) -> str:
+    """The title a plot shows: its spec's (a plot defined on a directory of files is keyed by each file's path),
+    else its key in `dvc plots show --json`."""
+    for entry in entries:
+        title = entry.get("content", {}).get("title") if entry["type"] == "vega" else None
+        text = title.get("text") if isinstance(title, dict) else title
+        if isinstance(text, str) and text:
+            return text
+    return key
+
+
 def write_images(plots: dict, out: Path) -> list[tuple[str, list[str]]]:
     """Each plot's images under `out`; return (title, image file names) in `plots`' order."""
     written: list[tuple[str, list[str]]] = []
     taken: set[str] = set()
-    for title, entries in plots.items():
+    for key, entries in plots.items():
+        title = plot_title(key, entries)
         names = []
         for entry in entries:
             stem = file_name(title)

@@ -23,7 +23,11 @@ def project(tmp_path_factory):
 
 def test_report_renders_every_listed_plot_offline_with_its_title(project):
     run([sys.executable, "stages/report.py"], project)
-    titles = list(json.loads(dvc("plots", "show", "--json", cwd=project).stdout)["data"])
+    from stages.report import plot_title
+
+    listed = json.loads(dvc("plots", "show", "--json", cwd=project).stdout)["data"]
+    titles = [plot_title(key, entries) for key, entries in listed.items()]
+    assert "ROC (test)" in titles and "Loss" in titles
     assert len(titles) >= 5  # the training curves and the test plots, and whatever else dvc.yaml lists
     report = project / "reports"
     markdown = (report / "report.md").read_text()
