@@ -10,6 +10,7 @@ import pytest
 from conftest import copy_project, demo_params, stage
 
 from stages.common.checkpoint import load_tokenizer
+from stages.common.errors import PipelineError
 from stages.common.params import TokenizeParams
 from stages.common.tokens import head_tail_sizes, id_dtype, load_split, truncate
 from stages.tokenize import tokenize_split
@@ -76,6 +77,26 @@ def test_a_one_megabyte_review_is_truncated_like_any_other(tmp_path, tiny_checkp
     assert (tmp_path / "train.csv").stat().st_size > 1_000_000
     tokenize_split(tmp_path / "train.csv", tmp_path / "out", tokenizer, TokenizeParams(32, "head_tail", 1000))
     assert np.load(tmp_path / "out" / "lengths.npy").tolist() == [32, 3]
+
+
+def test_quotes_commas_and_line_breaks_in_a_review_reach_the_tokenizer_unchanged(tmp_path, tiny_checkpoint):
+    tokenizer = load_tokenizer(str(tiny_checkpoint))
+    texts = ['a "great", warm\nfilm', "", "bad,\r\nvery \"bad\"", "NA"]  # "" and "NA" stay text, not missing
+    _write_split(tmp_path / "train.csv", texts)
+    full = tokenize_split(tmp_path / "train.csv", tmp_path / "out", tokenizer, TokenizeParams(64, "head", 2))
+    assert full.tolist() == [len(tokenizer(text)["input_ids"]) for text in texts]
+    assert np.load(tmp_path / "out" / "labels.npy").tolist() == [0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("text,label\ngood,1\nbad,0\nugly,x\n", "train.csv: row 4: not a text and an integer label"),
+    ("text,sentiment\ngood,1\n", "train.csv: no column label"),
+])
+def test_a_malformed_split_file_names_its_row_or_column(tmp_path, tiny_checkpoint, content, expected):
+    (tmp_path / "train.csv").write_text(content)
+    with pytest.raises(PipelineError, match=expected):
+        tokenize_split(tmp_path / "train.csv", tmp_path / "out", load_tokenizer(str(tiny_checkpoint)),
+                       TokenizeParams(16, "head", 2))
 
 
 def test_a_vocabulary_beyond_uint16_is_stored_as_int32(tmp_path, tiny_checkpoint):
