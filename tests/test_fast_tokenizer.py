@@ -6,6 +6,7 @@ import json
 import shutil
 
 import pandas as pd
+import pytest
 from conftest import ROOT, SHARED_CSV, SHARED_MINILM, copy_project, demo_params, requires_shared, stage
 
 from stages.common.checkpoint import load_tokenizer
@@ -27,6 +28,26 @@ def test_same_ids_as_transformers_on_the_demo_and_test_checkpoints(tiny_checkpoi
     texts = pd.read_csv(ROOT / "data/sample/imdb_sample.csv")["review"].tolist()
     assert_same(ROOT / "demo/tiny-bert", texts)
     assert_same(tiny_checkpoint, texts)
+
+
+TRICKY_TEXTS = [
+    "Hello\x00World\tA\x0bB\x1fC\x7fD", "[CLS] a [SEP] b [sep] [Mask] [UNK]", "[SE\x00P] joined by a control",
+    "line\r\nbreaks\n\nand\ttabs", "ÉCOLE café naïve", "中文 film", "emoji 🎬 great", "\ufeffBOM, \u200bzero width",
+    "", "   ", "ALL CAPS SHOUTING!!! it's A+ (10/10)", "a" * 150]
+
+
+@pytest.mark.parametrize("lowercase", [True, False])
+def test_same_ids_as_transformers_on_control_characters_special_tokens_and_non_ascii(tmp_path, lowercase):
+    checkpoint = shutil.copytree(ROOT / "demo/tiny-bert", tmp_path / "tiny")
+    if not lowercase:  # a cased checkpoint: config and normalizer agree, so the light tokenizer is still used
+        for name, key in (("tokenizer_config.json", None), ("tokenizer.json", "normalizer")):
+            data = json.loads((checkpoint / name).read_text())
+            (data[key] if key else data)["do_lower_case" if key is None else "lowercase"] = False
+            (checkpoint / name).write_text(json.dumps(data))
+    assert_same(checkpoint, TRICKY_TEXTS)
+    light = load_light_tokenizer(str(checkpoint))
+    assert light.normalize_ascii("A\tFine\x00 film") == ("a fine film" if lowercase else "A Fine film")
+    assert [light.normalize_ascii(text) for text in ("[sep] x", "[SE\x00P]", "café")] == [None] * 3
 
 
 @requires_shared
