@@ -70,13 +70,13 @@ def import_stages() -> None:
 
 
 def run_ours(csv: Path, out: Path, max_length: int) -> tuple[float, float, tuple[float, float]]:
-    """Our stage: fast tokenizer in batches, uint16 ids streamed into memory-mapped arrays."""
+    """Our stage: its tokenizer in batches, uint16 ids streamed into memory-mapped arrays."""
     import_stages()
-    from stages.common.checkpoint import load_tokenizer
+    from stages.common.fast_tokenizer import load_tokenize_tokenizer
     from stages.common.params import TokenizeParams
     from stages.tokenize import tokenize_split
 
-    tokenizer = load_tokenizer(str(CHECKPOINT))
+    tokenizer = load_tokenize_tokenizer(str(CHECKPOINT))
     baseline, cpu, start = max_rss_mb(), cpu_seconds(), time.perf_counter()
     tokenize_split(csv, out, tokenizer, TokenizeParams(max_length=max_length, truncation="head", chunk_size=2000))
     return time.perf_counter() - start, baseline, cpu_since(cpu)
@@ -144,7 +144,7 @@ def print_table(results: dict[str, dict], count: int, max_length: int, identical
     print(f"Tokenizing the first {count} IMDB reviews at max_length={max_length}; {datetime.date.today()}, "
           f"nproc={len(os.sched_getaffinity(0))}, no GPU. "
           f"Vocab: {CHECKPOINT.name} (WordPiece; the tutorial's bert-base-cased is unavailable offline). "
-          f"ours = stages/tokenize.py tokenize_split (fast tokenizer); "
+          f"ours = stages/tokenize.py tokenize_split with the stage's tokenizer (load_tokenize_tokenizer); "
           f"tutorial = slow BertTokenizer.encode_plus per review, int64 arrays.\n")
     columns = ["implementation", "reviews", "seconds", "CPU s", "others' CPU s", "reviews/s", "RSS after load MB",
                "peak RSS MB", "bytes on disk"]
