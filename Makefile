@@ -15,8 +15,9 @@ $(VENV)/installed: requirements.txt
 demo: $(VENV)/installed
 	bash demo/run.sh
 
+# Two workers: much of a test's time is one core busy (imports, DVC, Python), so two keep both cores in use.
 test: $(VENV)/installed
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: $(VENV)/installed
 	$(BIN)/ruff check .
