@@ -101,6 +101,8 @@ def evaluation_scores(test: Scored, validation: Scored | None, decision: Decisio
                       max_length: int) -> dict:
     names = decision.labels
     scores = metrics.classification_metrics(test.labels, test.probabilities, names)
+    scores |= metrics.bootstrap_intervals(test.labels, test.probabilities, settings.bootstrap_resamples,
+                                          settings.bootstrap_seed)
     correct = test.probabilities.argmax(axis=1) == test.labels
     scores["slices"] = metrics.length_slices(test.full_lengths, correct, max_length)
     if settings.calibrate and validation is not None:
@@ -169,6 +171,9 @@ def stride_tokens(settings: EvaluateParams, budget: int) -> int:
 def main() -> None:
     params = load_params()
     settings = params.evaluate
+    if settings.bootstrap_resamples < 0:
+        raise PipelineError(f"params.yaml: evaluate.bootstrap_resamples is {settings.bootstrap_resamples}; "
+                            f"expected 0 (no intervals) or more, e.g. 1000")
     require_inputs((SPLIT_DIR / "test.csv", "split"), (TOKENS_DIR / "meta.json", "tokenize"),
                    (TOKENS_DIR / "test", "tokenize"), (MODEL_DIR, "train"))
     meta = load_meta()

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import copy_project, demo_params, stage
 from sklearn import metrics as sk
 
 from stages.common import metrics
@@ -134,3 +135,52 @@ def test_balanced_class_weights_for_a_90_10_split():
     assert class_weights(labels, "balanced", 2) == {0: pytest.approx(100 / 180), 1: pytest.approx(5.0)}
     assert class_weights(labels, None, 2) is None
     assert class_weights(labels, "balanced", 3)[2] == 1.0  # a label absent from train
+
+
+@pytest.mark.parametrize("classes", [2, 3])
+def test_each_bootstrap_resample_scores_as_scikit_learn_scores_the_drawn_examples(classes):
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, classes, 200)
+    probabilities = softmax(rng.normal(size=(200, classes)) + np.eye(classes)[labels])
+    if classes == 2:  # ties in the scores, which ROC AUC counts as half
+        probabilities = np.round(probabilities, 1)
+    drawn = rng.integers(0, 200, size=(4, 200))
+    weights = np.stack([np.bincount(row, minlength=200) for row in drawn]).astype(float)
+    f1, auc = metrics.resampled_scores(weights, labels, probabilities)
+    for row, examples in enumerate(drawn):
+        truth, scored = labels[examples], probabilities[examples]
+        average = "binary" if classes == 2 else "macro"
+        assert f1[row] == pytest.approx(sk.f1_score(truth, scored.argmax(1), average=average), abs=1e-12)
+        expected_auc = sk.roc_auc_score(truth, scored[:, 1] if classes == 2 else scored, multi_class="ovr")
+        assert auc[row] == pytest.approx(expected_auc, abs=1e-12)
+
+
+def test_bootstrap_intervals_hold_the_estimate_narrow_with_more_examples_and_repeat_with_the_seed():
+    rng = np.random.default_rng(2)
+
+    def intervals(examples: int, seed: int = 13) -> tuple[dict, dict]:
+        labels = rng.integers(0, 2, examples)
+        probabilities = softmax(rng.normal(size=(examples, 2)) + np.eye(2)[labels])
+        return classification_metrics(labels, probabilities), metrics.bootstrap_intervals(labels, probabilities,
+                                                                                           500, seed)
+
+    point, small = intervals(200)
+    for name in ("f1", "roc_auc"):
+        assert small[f"{name}_ci_low"] < point[name] < small[f"{name}_ci_high"]
+    _, large = intervals(3200)
+    for name in ("f1", "roc_auc"):  # 16x the examples: about a quarter of the width
+        assert large[f"{name}_ci_high"] - large[f"{name}_ci_low"] < 0.4 * (small[f"{name}_ci_high"]
+                                                                          - small[f"{name}_ci_low"])
+    labels, probabilities = LABELS, PROBABILITIES
+    assert metrics.bootstrap_intervals(labels, probabilities, 200, 5) == metrics.bootstrap_intervals(
+        labels, probabilities, 200, 5) != metrics.bootstrap_intervals(labels, probabilities, 200, 6)
+    assert metrics.bootstrap_intervals(labels, probabilities, 0, 5) == {}
+
+
+def test_a_negative_resample_count_stops_evaluate_with_one_error_line(tmp_path):
+    project = copy_project(tmp_path, demo_params(evaluate={"bootstrap_resamples": -1}), git=False)
+    result = stage("evaluate", project)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert errors == ["error: params.yaml: evaluate.bootstrap_resamples is -1; expected 0 (no intervals) or more, "
+                      "e.g. 1000"]

@@ -60,8 +60,9 @@ def test_metrics_show_lists_the_test_metrics(project):
     metrics = next(iter(shown.values()))["data"]
     evaluation = metrics["metrics/eval.json"]["data"]
     assert set(evaluation) == {"examples", "accuracy", "accuracy_ci_low", "accuracy_ci_high", "precision", "recall",
-                               "f1", "macro_precision", "macro_recall", "macro_f1", "roc_auc", "loss", "ece",
-                               "per_class", "slices", "temperature_scaled", "threshold"}
+                               "f1", "f1_ci_low", "f1_ci_high", "macro_precision", "macro_recall", "macro_f1",
+                               "roc_auc", "roc_auc_ci_low", "roc_auc_ci_high", "loss", "ece", "per_class", "slices",
+                               "temperature_scaled", "threshold"}
     assert evaluation["examples"] == metrics["metrics/data.json"]["data"]["splits"]["test"]["rows"]
     assert evaluation["accuracy_ci_low"] < evaluation["accuracy"] < evaluation["accuracy_ci_high"]
     assert sum(part["count"] for part in evaluation["slices"].values()) == evaluation["examples"]
@@ -95,6 +96,10 @@ def test_the_model_card_carries_this_runs_numbers(project):
     assert meta["datasets"] == ["imdb_sample.csv"] and "text-classification" in meta["tags"]
     assert (f"| accuracy (95% Wilson interval) | {scores['accuracy']:.4f} ({scores['accuracy_ci_low']:.4f}–"
             f"{scores['accuracy_ci_high']:.4f}) |") in body
+    for name, row in (("f1", "F1 of positive"), ("roc_auc", "ROC AUC")):  # params.yaml: 1,000 bootstrap resamples
+        assert scores[f"{name}_ci_low"] <= scores[name] <= scores[f"{name}_ci_high"]
+        assert (f"| {row} (95% bootstrap interval, 1,000 resamples) | {scores[name]:.4f} "
+                f"({scores[f'{name}_ci_low']:.4f}–{scores[f'{name}_ci_high']:.4f}) |") in body
     for label, part in scores["per_class"].items():
         assert f"| {label} | {part['precision']:.4f} | {part['recall']:.4f} | {part['f1']:.4f} |" in body
     assert f"T = {scores['temperature_scaled']['temperature']:g}" in body

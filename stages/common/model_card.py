@@ -54,9 +54,19 @@ def number(value: float | None, digits: int = 4) -> str:
     return "n/a" if value is None or value != value else f"{value:.{digits}f}"
 
 
+def with_interval(scores: dict, name: str) -> str:
+    """The metric, and its 95% interval where evaluate computed one (`accuracy`; F1 and ROC AUC by bootstrap)."""
+    if f"{name}_ci_low" not in scores:
+        return number(scores[name])
+    return f"{number(scores[name])} ({number(scores[f'{name}_ci_low'])}–{number(scores[f'{name}_ci_high'])})"
+
+
 def render(params: Params, meta: dict, data_report: dict, train_metrics: dict, scores: dict,
            decision: Decision) -> str:
     labels = params.data.labels
+    of_class = f" of {labels[1]}" if len(labels) == 2 else " (macro)"
+    bootstrap = (f" (95% bootstrap interval, {params.evaluate.bootstrap_resamples:,} resamples)"
+                 if "f1_ci_low" in scores else "")
     dataset = Path(params.data.raw_csv).name
     base, on_hub = base_model_name(params.model.checkpoint)
     origin = (f"`{base}`" + ("" if on_hub else " (a local checkpoint directory)")
@@ -91,12 +101,12 @@ def render(params: Params, meta: dict, data_report: dict, train_metrics: dict, s
              ]) + "\n",
              f"## Evaluation (test split, {scores['examples']:,} reviews)\n",
              table(["metric", "value"], [
-                 ["accuracy (95% Wilson interval)", f"{number(scores['accuracy'])} ({number(scores['accuracy_ci_low'])}"
-                                                    f"–{number(scores['accuracy_ci_high'])})"],
-                 ["precision / recall / F1" + (f" of {labels[1]}" if len(labels) == 2 else " (macro)"),
-                  f"{number(scores['precision'])} / {number(scores['recall'])} / {number(scores['f1'])}"],
+                 ["accuracy (95% Wilson interval)", with_interval(scores, "accuracy")],
+                 ["precision / recall" + of_class, f"{number(scores['precision'])} / {number(scores['recall'])}"],
+                 ["F1" + of_class + bootstrap, with_interval(scores, "f1")],
                  ["macro F1", number(scores["macro_f1"])],
-                 ["ROC AUC" + ("" if len(labels) == 2 else " (one-vs-rest, macro)"), number(scores["roc_auc"])],
+                 ["ROC AUC" + ("" if len(labels) == 2 else " (one-vs-rest, macro)") + bootstrap,
+                  with_interval(scores, "roc_auc")],
                  ["cross-entropy loss", number(scores["loss"])],
                  ["expected calibration error (15 bins)", number(scores["ece"])],
              ]) + "\n",

@@ -83,6 +83,8 @@ class EvaluateParams:
     threshold: Literal["accuracy", "f1"] | None = None
     long_reviews: Literal["truncate", "windows"] = "truncate"
     window_stride: float = 0.5
+    bootstrap_resamples: int = 0
+    bootstrap_seed: int = 13
 
 
 @dataclass(frozen=True)
