@@ -37,8 +37,8 @@ from stages.common.inputs import BatchSource, predict_probabilities
 from stages.common.libraries import load_trained
 from stages.common.model_card import MODEL_CARD, write_model_card
 from stages.common.params import EvaluateParams, load_params
-from stages.common.tokens import TOKENS_DIR, load_meta, load_split, num_special_tokens
-from stages.common.windows import content_ids, windowed_probabilities
+from stages.common.tokens import TOKENS_DIR, content_ids, full_lengths, load_meta, load_split, num_special_tokens
+from stages.common.windows import windowed_probabilities
 
 MODEL_DIR = "models/model"
 SPLIT_DIR = Path("data/split")
@@ -64,18 +64,18 @@ def score_split(name: str, model, tokenizer, meta: dict, settings: EvaluateParam
     probabilities = predict_probabilities(model, source, verbose=1 if sys.stdout.isatty() else 2)
     texts = pd.read_csv(SPLIT_DIR / f"{name}.csv", keep_default_na=False, dtype={"text": str})
     ids = content_ids(tokenizer, texts["text"].tolist())
-    full_lengths = np.array([len(review) for review in ids], dtype=np.int64) + num_special_tokens(tokenizer)
+    lengths = full_lengths(tokenizer, ids)
     max_length = meta["max_length"]
-    if not np.array_equal(np.minimum(full_lengths, max_length), np.asarray(split.lengths)):
+    if not np.array_equal(np.minimum(lengths, max_length), np.asarray(split.lengths)):
         raise PipelineError(f"data/tokens/{name}: was not tokenized from {SPLIT_DIR / name}.csv with the model's "
                             f"tokenizer; run `dvc repro`")
-    long = np.flatnonzero(full_lengths > max_length)
+    long = np.flatnonzero(lengths > max_length)
     if settings.long_reviews == "windows" and len(long):
         log.info("%s: scoring %d reviews longer than %d tokens over windows (stride %d tokens)", name, len(long),
                  max_length, stride)
         probabilities[long] = windowed_probabilities(model, tokenizer, [ids[i] for i in long], max_length, stride,
                                                      meta["model_input_names"], settings.batch_size)
-    return Scored(np.asarray(split.labels, dtype=np.int64), probabilities, full_lengths, texts)
+    return Scored(np.asarray(split.labels, dtype=np.int64), probabilities, lengths, texts)
 
 
 def choose_decision(validation: Scored | None, names: list[str], settings: EvaluateParams, stride: int) -> Decision:

@@ -34,8 +34,8 @@ from stages.common.files import atomic_path, read_json
 from stages.common.inputs import BatchSource, predict_probabilities
 from stages.common.libraries import load_trained, trained_labels
 from stages.common.reviews import strip_html_line_breaks
-from stages.common.tokens import TOKENIZATION_FILE, encode, id_dtype, pad
-from stages.common.windows import content_ids, windowed_probabilities
+from stages.common.tokens import TOKENIZATION_FILE, content_ids, full_lengths, id_dtype, pad, with_special_tokens
+from stages.common.windows import windowed_probabilities
 
 log = logging.getLogger("predict")
 
@@ -61,15 +61,16 @@ class Predictor:
         if self.settings["strip_html"]:
             texts = strip_html_line_breaks(pd.Series(texts, dtype=str)).tolist()
         max_length = self.settings["max_length"]
-        ids, full_lengths = encode(self.tokenizer, texts, max_length, self.settings["truncation"])
-        split = pad(ids, max_length, self.tokenizer.pad_token_id, id_dtype(len(self.tokenizer)))
+        ids = content_ids(self.tokenizer, texts)  # once: truncated for the model, whole for the windows
+        sequences = with_special_tokens(self.tokenizer, ids, max_length, self.settings["truncation"])
+        split = pad(sequences, max_length, self.tokenizer.pad_token_id, id_dtype(len(self.tokenizer)))
         source = BatchSource(split, self.settings["model_input_names"], self.batch_size, shuffle_seed=None,
                              group_by_length=True, pad_to_max_length=False, pad_to_multiple_of=8)
         probabilities = predict_probabilities(self.model, source)
-        long = np.flatnonzero(np.asarray(full_lengths) > max_length)
+        long = np.flatnonzero(full_lengths(self.tokenizer, ids) > max_length)
         if self.decision.long_reviews == "windows" and len(long):
             probabilities[long] = windowed_probabilities(
-                self.model, self.tokenizer, content_ids(self.tokenizer, [texts[i] for i in long]), max_length,
+                self.model, self.tokenizer, [ids[i] for i in long], max_length,
                 self.decision.window_stride, self.settings["model_input_names"], self.batch_size)
         return self.decision.calibrate(probabilities)
 

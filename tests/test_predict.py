@@ -108,7 +108,8 @@ def test_the_decision_file_of_evaluate_is_applied(project, monkeypatch):
 def test_windows_score_long_texts_only(project, monkeypatch):
     monkeypatch.chdir(project)
     from stages.common.decision import Decision
-    from stages.common.windows import content_ids, windowed_probabilities
+    from stages.common.tokens import content_ids
+    from stages.common.windows import windowed_probabilities
     from stages.predict import Predictor
 
     texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()

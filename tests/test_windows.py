@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from stages.common.metrics import softmax
-from stages.common.windows import content_ids, mean_window_logits, window_sequences, window_starts
+from stages.common.tokens import content_ids
+from stages.common.windows import mean_window_logits, window_sequences, window_starts
 
 
 @pytest.mark.parametrize("length,budget,stride", [(1000, 126, 63), (1000, 126, 126), (127, 126, 100), (5, 126, 63),

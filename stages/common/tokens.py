@@ -41,19 +41,34 @@ def num_special_tokens(tokenizer) -> int:
     return len(tokenizer.build_inputs_with_special_tokens([]))
 
 
-def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> tuple[list[list[int]], list[int]]:
-    """Token ids with special tokens, truncated to max_length; and each text's untruncated length."""
+def content_ids(tokenizer, texts: list[str]) -> list[list[int]]:
+    """Each text's token ids without special tokens and without truncation."""
+    if not texts:  # an empty split (validation_size 0); fast tokenizers fail on an empty batch
+        return []
+    return tokenizer(texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False,
+                     verbose=False)["input_ids"]
+
+
+def full_lengths(tokenizer, ids: list[list[int]]) -> np.ndarray:
+    """Each review's token count before truncation, special tokens included."""
+    return np.array([len(review) for review in ids], dtype=np.int64) + num_special_tokens(tokenizer)
+
+
+def with_special_tokens(tokenizer, ids: list[list[int]], max_length: int, truncation: str) -> list[list[int]]:
+    """Content ids truncated to fit max_length with the special tokens, which are added."""
     num_special = num_special_tokens(tokenizer)
     budget = max_length - num_special
     if budget < 2:
         raise PipelineError(f"tokenize.max_length {max_length} leaves no room for text")
-    if not texts:  # an empty split (validation_size 0); fast tokenizers fail on an empty batch
-        return [], []
     head_size, _ = head_tail_sizes(max_length, num_special)
-    encoded = tokenizer(texts, add_special_tokens=False, return_attention_mask=False,
-                        return_token_type_ids=False, verbose=False)["input_ids"]
-    kept = [tokenizer.build_inputs_with_special_tokens(truncate(ids, budget, truncation, head_size)) for ids in encoded]
-    return kept, [len(ids) + num_special for ids in encoded]
+    return [tokenizer.build_inputs_with_special_tokens(truncate(review, budget, truncation, head_size))
+            for review in ids]
+
+
+def encode(tokenizer, texts: list[str], max_length: int, truncation: str) -> tuple[list[list[int]], list[int]]:
+    """Token ids with special tokens, truncated to max_length; and each text's untruncated length."""
+    ids = content_ids(tokenizer, texts)
+    return with_special_tokens(tokenizer, ids, max_length, truncation), full_lengths(tokenizer, ids).tolist()
 
 
 def pad(sequences: list[list[int]], max_length: int, pad_id: int, dtype: np.dtype) -> TokenizedSplit:

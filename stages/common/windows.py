@@ -14,14 +14,6 @@ from stages.common.metrics import softmax
 from stages.common.tokens import id_dtype, num_special_tokens, pad
 
 
-def content_ids(tokenizer, texts: list[str]) -> list[list[int]]:
-    """Each text's token ids without special tokens and without truncation."""
-    if not texts:
-        return []
-    return tokenizer(texts, add_special_tokens=False, return_attention_mask=False, return_token_type_ids=False,
-                     verbose=False)["input_ids"]
-
-
 def window_starts(length: int, budget: int, stride: int) -> list[int]:
     """Start offsets of windows of `budget` tokens over `length` tokens: every `stride`, the last one flush
     with the end. One window at 0 when the text fits."""
