@@ -28,12 +28,14 @@ def stage_env(**extra: str) -> dict[str, str]:
             "HF_HUB_OFFLINE": "1", **extra}
 
 
-def run_stage(project: Path, name: str, log: Path) -> float:
-    """Run `python stages/NAME.py` in the project; return its wall seconds. Its output goes to `log`."""
+def run_stage(project: Path, name: str, log: Path, **environment: str) -> float:
+    """Run `python stages/NAME.py` in the project (with `environment` added); return its wall seconds. Its output
+    goes to `log`."""
     start = time.perf_counter()
     with log.open("a") as out:
         done = subprocess.run([sys.executable, f"stages/{name}.py"], cwd=project,
-                              env=stage_env(PYTHONWARNINGS="ignore"), stdout=out, stderr=subprocess.STDOUT)
+                              env=stage_env(PYTHONWARNINGS="ignore", **environment), stdout=out,
+                              stderr=subprocess.STDOUT)
     if done.returncode != 0:
         sys.exit(f"error: stage {name} failed in {project} (exit {done.returncode}); see {log}")
     return time.perf_counter() - start

@@ -2,6 +2,8 @@
 
     python bench/train_throughput.py                  # max_length 256 and 512, batch 32, 2 warm-up + 16 timed steps
     python bench/train_throughput.py --steps 8 --max-lengths 512 --no-profile
+    python bench/train_throughput.py --max-lengths 128 512 --variants ours ours-keras_hub \
+        --precisions float32 mixed_bfloat16 --no-profile   # bf16 against float32, both libraries
 
 Fine-tunes the real MiniLM checkpoint (TFBertForSequenceClassification, the tutorial's Adam and loss) with
 Keras `model.fit` on the same seeded sample of IMDB reviews (HTML line breaks stripped, head truncation) for two
@@ -13,7 +15,9 @@ variants of `stages.common.inputs.BatchSource`, batch size 32:
               from the same weights as model.safetensors, with Keras 3's Adam and loss
 
 The keras_hub row runs in the same invocation as the transformers rows: compare their ratio, not absolute figures
-from different days.
+from different days. `--precisions` runs every row under each Keras dtype policy named (float32, mixed_bfloat16),
+whatever the CPU: the report says whether this CPU computes bfloat16 natively (AVX512_BF16 or AMX), which is
+what `train.mixed_precision` on a CPU asks for (stages/common/precision.py).
 
 Each (max_length, variant) runs in its own fresh process (`--worker`): it warms up on `--warmup` batches of other
 reviews (tracing the train function), then times one full pass over the `--steps` measured batches, so both
@@ -47,6 +51,7 @@ SAFETENSORS = ROOT.parent / "shared/models/minilm-l6-h384-uncased-safetensors"  
 LABELS = ["negative", "positive"]
 INPUT_NAMES = ["input_ids", "token_type_ids", "attention_mask"]
 VARIANTS = ("tutorial", "ours", "ours-keras_hub")
+PRECISIONS = ("float32", "mixed_bfloat16")
 TARGET_RATIO, TARGET_MAX_LENGTH = 1.8, 512
 PAD_TO_MULTIPLE_OF = 8
 
@@ -190,10 +195,19 @@ def tracing_count(model: Any) -> int | None:
     return int(getter()) if getter else None
 
 
+def set_policy(tf: Any, policy: str) -> None:
+    """The global dtype policy of both Kerases: tf-keras (transformers) and Keras 3 (keras_hub)."""
+    import keras
+
+    tf.keras.mixed_precision.set_global_policy(policy)
+    keras.mixed_precision.set_global_policy(policy)
+
+
 def run_worker(args: argparse.Namespace) -> dict:
     import numpy as np
 
     tf = setup_tensorflow()
+    set_policy(tf, args.precision)
     from stages.common.libraries import get_library
 
     warm_split, (split, full_lengths), _ = sample_splits(args.max_length, args.batch_size, args.warmup, args.steps,
@@ -216,7 +230,8 @@ def run_worker(args: argparse.Namespace) -> dict:
     widths = source.widths[:len(timer.seconds)]
     lengths = np.asarray(split.lengths)
     return {
-        "variant": args.worker, "max_length": args.max_length, "batch_size": args.batch_size,
+        "variant": args.worker, "precision": args.precision, "max_length": args.max_length,
+        "batch_size": args.batch_size,
         "warmup_seconds": warm_timer.seconds, "warmup_widths": warm_source.widths,
         "step_seconds": timer.seconds, "widths": widths, "losses": timer.losses, "seconds": seconds,
         "reviews": int(len(lengths)), "padded_tokens": int(sum(widths) * args.batch_size),
@@ -340,20 +355,22 @@ def full_scale_widths(max_lengths: list[int], batch_size: int, seed: int, rows: 
     return widths
 
 
-def run_child(args: argparse.Namespace, worker: str, max_length: int, extra: list[str]) -> tuple[dict | None, dict]:
+def run_child(args: argparse.Namespace, worker: str, max_length: int, extra: list[str],
+              precision: str = "float32") -> tuple[dict | None, dict]:
     """Run one worker process; return its result (None on failure) and what the machine looked like before."""
     context = {"load_before": os.getloadavg(), "busy_before": busiest_processes()}
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "result.json"
         command = [sys.executable, __file__, "--worker", worker, "--max-length", str(max_length), "--out", str(out),
                    "--batch-size", str(args.batch_size), "--warmup", str(args.warmup), "--steps", str(args.steps),
-                   "--seed", str(args.seed), *extra]
+                   "--seed", str(args.seed), "--precision", precision, *extra]
         start = time.perf_counter()
         done = subprocess.run(command, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True,
                               text=True)
         context["wall"] = time.perf_counter() - start
         if done.returncode != 0 or not out.is_file():
-            print(f"{worker} at max_length {max_length} failed (exit {done.returncode}):\n{done.stderr[-3000:]}",
+            print(f"{worker} ({precision}) at max_length {max_length} failed (exit {done.returncode}):\n"
+                  f"{done.stderr[-3000:]}",
                   file=sys.stderr)
             return None, context
         return json.loads(out.read_text()), context
@@ -365,7 +382,8 @@ def describe_run(result: dict, context: dict) -> str:
     per_step = ", ".join(f"{w}:{s:.1f}s" for w, s in zip(result["widths"], result["step_seconds"], strict=True))
     warm = ", ".join(f"{w}:{s:.1f}s"
                      for w, s in zip(result["warmup_widths"], result["warmup_seconds"], strict=True))
-    return (f"- max_length {result['max_length']}, {result['variant']}: load average before {load[0]:.2f} / "
+    return (f"- max_length {result['max_length']}, {result['variant']}, {result['precision']}: "
+            f"load average before {load[0]:.2f} / "
             f"{load[1]:.2f} / {load[2]:.2f} (1/5/15 min), busiest other processes over 1 s before: {busy}; "
             f"during the timed pass this process used {result['own_cpu']:.0f} CPU s, others {result['others_cpu']:.1f}"
             f" CPU s; train_function traces: {result['traces_after_warmup']} after warm-up, "
@@ -373,11 +391,38 @@ def describe_run(result: dict, context: dict) -> str:
             f"process wall {context['wall']:.0f} s.\n  warm-up width:seconds {warm}; timed width:seconds {per_step}")
 
 
-def print_report(args: argparse.Namespace, results: dict[tuple[int, str], dict], contexts: dict,
+def print_precisions(args: argparse.Namespace, runs: dict[tuple[int, str, str], dict]) -> None:
+    """bf16 against float32 for every (max_length, variant) that ran under both."""
+    from stages.common.precision import cpu_bf16_features
+
+    others = [p for p in args.precisions if p != "float32"]
+    if "float32" not in args.precisions or not others:
+        return
+    native = cpu_bf16_features()
+    cpu = f"native bfloat16, {', '.join(native)}" if native else "no native bfloat16 (no AVX512_BF16 or AMX): emulated"
+    print(f"\n### Precision: {', '.join(others)} against float32 (this CPU: {cpu})\n")
+    print("| max_length | variant | policy | float32 reviews/s | policy reviews/s | policy / float32 |")
+    print("|---:|---|---|---:|---:|---:|")
+    for max_length in args.max_lengths:
+        for variant in args.variants:
+            base = runs.get((max_length, variant, "float32"))
+            for policy in others:
+                other = runs.get((max_length, variant, policy))
+                if base and other:
+                    speeds = [r["reviews"] / r["seconds"] for r in (base, other)]
+                    print(f"| {max_length} | {variant} | {policy} | {speeds[0]:.2f} | {speeds[1]:.2f} "
+                          f"| {speeds[1] / speeds[0]:.2f}x |")
+                else:
+                    print(f"| {max_length} | {variant} | {policy} | {'' if base else 'failed'} "
+                          f"| {'' if other else 'failed'} | |")
+
+
+def print_report(args: argparse.Namespace, runs: dict[tuple[int, str, str], dict], contexts: dict,
                  profile: dict | None, full_widths: dict[int, float], started: datetime.datetime) -> None:
     import numpy as np
 
-    first = next(iter(results.values()), None)
+    results = {(m, v): r for (m, v, p), r in runs.items() if p == "float32"}  # the comparisons below: float32
+    first = next(iter(runs.values()), None)
     print(f"\n## Training throughput: tutorial padding vs ours ({started:%Y-%m-%d %H:%M} UTC)\n")
     print(f"MiniLM-L6-H384 ({CHECKPOINT.name}), TFBertForSequenceClassification, Adam(3e-5, clipnorm 1.0), "
           f"batch {args.batch_size}, {args.warmup} warm-up steps on other reviews, then {args.steps} timed steps "
@@ -387,14 +432,15 @@ def print_report(args: argparse.Namespace, results: dict[tuple[int, str], dict],
     print("| max_length | variant | reviews/s | padded tokens/s | mean width | real tokens / padded | s/step "
           "| timed s | traces (warm-up → timed) | load avg before | others' CPU s |")
     print("|---:|---|---:|---:|---:|---:|---:|---:|---|---:|---:|")
-    for (max_length, variant), r in results.items():
+    for (max_length, variant, policy), r in runs.items():
         widths = r["widths"]
-        print(f"| {max_length} | {variant} | {r['reviews'] / r['seconds']:.2f} "
+        label = variant if policy == "float32" else f"{variant}, {policy}"
+        print(f"| {max_length} | {label} | {r['reviews'] / r['seconds']:.2f} "
               f"| {r['padded_tokens'] / r['seconds']:,.0f} | {sum(widths) / len(widths):.1f} "
               f"| {r['real_tokens'] / r['padded_tokens']:.0%} "
               f"| {r['seconds'] / len(widths):.2f} | {r['seconds']:.1f} "
               f"| {r['traces_after_warmup']} → {r['traces_after_timed']} "
-              f"| {contexts[max_length, variant]['load_before'][0]:.2f} | {r['others_cpu']:.1f} |")
+              f"| {contexts[max_length, variant, policy]['load_before'][0]:.2f} | {r['others_cpu']:.1f} |")
     print("\n| max_length | tutorial reviews/s | ours reviews/s | ours / tutorial | target |")
     print("|---:|---:|---:|---:|---|")
     libraries = [(m, results[m, "ours"], results[m, "ours-keras_hub"]) for m in args.max_lengths
@@ -416,6 +462,7 @@ def print_report(args: argparse.Namespace, results: dict[tuple[int, str], dict],
         speeds = [r["reviews"] / r["seconds"] for r in (transformers, keras_hub)]
         print(f"| {max_length} | {speeds[0]:.2f} | {speeds[1]:.2f} | {speeds[1] / speeds[0]:.2f}x |")
 
+    print_precisions(args, runs)
     print("\nSample: ", end="")
     print("; ".join(f"max_length {m}: mean tokens per review {r['mean_length']:.0f} after truncation "
                     f"({r['mean_full_length']:.0f} untruncated), {r['truncated']} of {r['reviews']} truncated"
@@ -426,7 +473,7 @@ def print_report(args: argparse.Namespace, results: dict[tuple[int, str], dict],
     print("; ".join(f"max_length {m}: mean width {full_widths[m]:.1f} (timed sample {sampled.get(m, float('nan')):.1f})"
                     for m in args.max_lengths) + ".")
     print("\nRuns (in order; widths are padded batch widths):")
-    for key, r in results.items():
+    for key, r in runs.items():
         print(describe_run(r, contexts[key]))
     if profile:
         p = profile
@@ -464,6 +511,9 @@ def main() -> None:
     parser.add_argument("--width-check-rows", type=int, default=4800,
                         help="other reviews for the host-only check of our mean batch width at full scale")
     parser.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    parser.add_argument("--precisions", nargs="+", choices=PRECISIONS, default=["float32"],
+                        help="Keras dtype policies to run every row under (default: float32)")
+    parser.add_argument("--precision", choices=PRECISIONS, default="float32", help=argparse.SUPPRESS)
     parser.add_argument("--worker", choices=[*VARIANTS, "profile"], help=argparse.SUPPRESS)
     parser.add_argument("--max-length", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
@@ -479,10 +529,11 @@ def main() -> None:
     results, contexts = {}, {}
     for max_length in args.max_lengths:
         for variant in args.variants:
-            print(f"running {variant} at max_length {max_length} ...", file=sys.stderr, flush=True)
-            result, context = run_child(args, variant, max_length, [])
-            if result is not None:
-                results[max_length, variant], contexts[max_length, variant] = result, context
+            for policy in args.precisions:
+                print(f"running {variant} ({policy}) at max_length {max_length} ...", file=sys.stderr, flush=True)
+                result, context = run_child(args, variant, max_length, [], policy)
+                if result is not None:
+                    results[max_length, variant, policy], contexts[max_length, variant, policy] = result, context
     profile = None
     if args.profile:
         print(f"profiling one step at max_length {max(args.max_lengths)} ...", file=sys.stderr, flush=True)

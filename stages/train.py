@@ -28,6 +28,7 @@ from stages.common.files import atomic_path, require_inputs, write_json
 from stages.common.inputs import BatchSource
 from stages.common.libraries import get_library, save_trained
 from stages.common.params import load_params
+from stages.common.progress import progress_logger
 from stages.common.runtime_report import cpu_speed_check
 from stages.common.tokens import TOKENIZATION_FILE, TOKENS_DIR, load_meta, load_split
 
@@ -50,12 +51,12 @@ def main() -> None:
     # First: a multi-worker strategy needs a fresh runtime.
     scope, replicas, multi_worker = library.distribution(settings.strategy, settings.tpu_address)
     runtime = library.configure(settings)
-    for name, wanted in (("mixed_precision", settings.mixed_precision), ("jit_compile", settings.jit_compile)):
-        if wanted and not runtime.accelerated:
-            log.info("train.%s is ignored: no GPU or TPU is in use", name)
+    if settings.jit_compile and not runtime.accelerated:
+        log.info("train.jit_compile is ignored: no GPU or TPU is in use")
     global_batch = settings.batch_size * replicas
-    log.info("model.library %s on %s: %s, precision %s, XLA %s", library.name, runtime.backend,
-             ", ".join(runtime.devices) or "CPU only", runtime.precision, "on" if runtime.jit_compile else "off")
+    log.info("model.library %s on %s: %s, precision %s (%s), XLA %s", library.name, runtime.backend,
+             ", ".join(runtime.devices) or "CPU only", runtime.precision, runtime.precision_reason,
+             "on" if runtime.jit_compile else "off")
     log.info("train.strategy %s with %d replica(s): global batch %d = %d per replica x %d", settings.strategy,
              replicas, global_batch, settings.batch_size, replicas)
     chief = is_chief()
@@ -93,7 +94,9 @@ def main() -> None:
     live.step = initial_epoch
     steps = (len(sources["train"]) + len(sources["validation"])) * (settings.epochs - initial_epoch)
     speed = cpu_speed_check(library, model, meta["max_length"], runtime, steps)
-    callbacks = [callback for callback in (best, library.live_callback(live), resumable, speed)
+    interactive = sys.stdout.isatty()  # a terminal gets Keras' progress bar; anything else, a line a minute
+    progress = None if interactive else progress_logger(library.callback_base(), len(sources["train"]), global_batch)
+    callbacks = [callback for callback in (best, library.live_callback(live), resumable, speed, progress)
                  if callback is not None]
     log.info("training on %d reviews in %d batches for %d epochs", len(sources["train"].split.labels),
              len(sources["train"]), settings.epochs)
@@ -101,7 +104,7 @@ def main() -> None:
     validation = library.fit_data(model, sources["validation"]) if len(sources["validation"]) else None
     library.fit(model, library.fit_data(model, sources["train"]), validation_data=validation, epochs=settings.epochs,
                 class_weight=weights, initial_epoch=initial_epoch, callbacks=callbacks,
-                shuffle=False, verbose=1 if sys.stdout.isatty() else 2)  # the source shuffles
+                shuffle=False, verbose=1 if interactive else 2)  # the source shuffles
     if best is not None and settings.keep_best:
         live.summary["best_epoch"] = best.best_epoch + 1
         live.make_summary()

@@ -56,7 +56,8 @@ def test_train_warns_with_an_estimate_for_a_large_model_on_cpu(tmp_path):
         training.kill()
         training.wait()
     output = "".join(lines)
-    assert "model.library keras_hub on tensorflow: CPU only, precision float32, XLA off" in output
+    assert ("model.library keras_hub on tensorflow: CPU only, precision float32 (train.mixed_precision is false), "
+            "XLA off") in output
     warning = next(line for line in lines if "with no GPU or TPU" in line)
     assert "a 59M-parameter model at max_length 256 with no GPU or TPU will take about" in warning
     assert "pip install 'tensorflow[and-cuda]==2.21.0'" in warning

@@ -12,7 +12,11 @@ class PipelineError(Exception):
 
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Run a stage's main(), turning a PipelineError into one line on stderr and exit 1."""
+    """Run a stage's main(), turning a PipelineError into one line on stderr and exit 1; the native runtimes'
+    start-up lines are filtered out (stages/common/runtime_logs.py)."""
+    from stages.common.runtime_logs import quiet_runtime_logs
+
+    quiet_runtime_logs()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
         main()

@@ -36,6 +36,7 @@ class Runtime:
     accelerated: bool
     precision: str  # the Keras dtype policy
     jit_compile: bool
+    precision_reason: str = ""  # why that policy (stages/common/precision.py)
 
 
 class ModelLibrary(ABC):

@@ -101,13 +101,15 @@ class KerasHubLibrary(ModelLibrary):
             import tensorflow as tf
 
             tf.config.experimental.enable_op_determinism()
+        from stages.common.precision import choose_precision
+
         devices = accelerators()
-        if settings.mixed_precision and devices:
-            keras.mixed_precision.set_global_policy(mixed_precision_policy(devices))
+        precision = choose_precision(settings.mixed_precision, mixed_precision_policy(devices) if devices else None)
+        keras.mixed_precision.set_global_policy(precision.policy)
         # JAX runs op by op without XLA, far slower than compiled even on a CPU: it always compiles.
         jit_compile = backend == "jax" or (settings.jit_compile and bool(devices))
         return Runtime(backend, [name for name, _ in devices], bool(devices),
-                       keras.mixed_precision.global_policy().name, jit_compile)
+                       keras.mixed_precision.global_policy().name, jit_compile, precision.reason)
 
     def distribution(self, strategy: str, tpu_address: str | None) -> tuple[AbstractContextManager, int, bool]:
         if keras.backend.backend() == "tensorflow":
@@ -185,7 +187,7 @@ class KerasHubLibrary(ModelLibrary):
     def save(self, model: Any, out: Path) -> None:
         config = keras.saving.serialize_keras_object(model)
         config.pop("compile_config", None)  # the trained model is for inference; its optimizer is not kept
-        write_json(out / CONFIG_FILE, config)
+        write_json(out / CONFIG_FILE, _float32_policies(config))
         keras.saving.save_weights(model, out / WEIGHTS_FILE, objects_to_skip=[model.optimizer])
 
     def load(self, model_dir: Path) -> Any:
@@ -208,6 +210,18 @@ class KerasHubLibrary(ModelLibrary):
         data = source.dataset(with_labels=False) if keras.backend.backend() == "tensorflow" \
             else Batches(source, with_labels=False)
         return np.asarray(keras.Model.predict(model, data, verbose=verbose))  # as in fit: no preprocessing
+
+
+def _float32_policies(config: Any) -> Any:
+    """The config with every mixed dtype policy as float32: a model trained in mixed precision (float32 variables)
+    reloads for float32 inference."""
+    if isinstance(config, dict):
+        if config.get("class_name") == "DTypePolicy" and str(config.get("config", {}).get("name")).startswith("mixed_"):
+            return {**config, "config": {**config["config"], "name": "float32"}}
+        return {key: _float32_policies(value) for key, value in config.items()}
+    if isinstance(config, list):
+        return [_float32_policies(value) for value in config]
+    return config
 
 
 def _model_type(folder: Path) -> str:

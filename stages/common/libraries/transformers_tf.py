@@ -76,6 +76,7 @@ class TransformersLibrary(ModelLibrary):
 
     def configure(self, settings: Any) -> Runtime:
         from stages.common.distribute import mixed_precision_policy
+        from stages.common.precision import choose_precision
 
         tf.keras.utils.set_random_seed(settings.seed)
         # Dropout draws from tf.random.Generator variables, whose state a resumed run restores.
@@ -85,10 +86,10 @@ class TransformersLibrary(ModelLibrary):
         gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
         tpu = settings.strategy == "tpu"
         accelerated = bool(gpus) or tpu
-        if settings.mixed_precision and accelerated:
-            tf.keras.mixed_precision.set_global_policy(mixed_precision_policy(tpu))
+        precision = choose_precision(settings.mixed_precision, mixed_precision_policy(tpu) if accelerated else None)
+        tf.keras.mixed_precision.set_global_policy(precision.policy)
         return Runtime("tensorflow", gpus, accelerated, tf.keras.mixed_precision.global_policy().name,
-                       settings.jit_compile and accelerated)
+                       settings.jit_compile and accelerated, precision.reason)
 
     def distribution(self, strategy: str, tpu_address: str | None) -> tuple[AbstractContextManager, int, bool]:
         from stages.common.distribute import make_strategy
