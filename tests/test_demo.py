@@ -13,7 +13,8 @@ from stages.common.params import load_params
 
 # What TensorFlow, XLA and absl printed around our log on every stage (a CPU with no NVIDIA driver).
 SILENCED = ["I0000 ", "absl::InitializeLog()", "oneDNN custom operations", "cudart_stub", "failed call to cuInit",
-            "absl: Function `serve` contains input name(s)", "tensorflow: Assets written to"]
+            "absl: Function `serve` contains input name(s)", "tensorflow: Assets written to",
+            "All model checkpoint layers were used"]
 
 
 def test_sample_is_balanced_original_reviews_with_the_kaggle_quirks():
@@ -41,7 +42,7 @@ def test_demo_runs_offline_on_a_fresh_copy_and_prints_the_metrics(tmp_path: Path
     before = (project / "params.yaml").read_text()
     result = run(["bash", "demo/run.sh"], project)
     assert "Running stage 'evaluate'" in result.stdout
-    for silenced in SILENCED:  # quiet start-up (stages/common/runtime_logs.py)
+    for silenced in SILENCED:  # quiet start-up (stages/common/runtime_logs.py), quiet loading of our model
         assert silenced not in result.stdout + result.stderr, silenced
     report = json.loads(result.stdout.split("== Data report (metrics/data.json)\n", 1)[1].split("== Metrics", 1)[0])
     assert report["rows_read"] == 300 and report["rows_removed"] == {"duplicate_text": 3}

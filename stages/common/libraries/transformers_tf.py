@@ -164,10 +164,16 @@ class TransformersLibrary(ModelLibrary):
 
     def load(self, model_dir: Path) -> Any:
         from transformers import TFAutoModelForSequenceClassification
+        from transformers.utils import logging as transformers_logging
 
         if not (model_dir / TF_WEIGHTS).is_file():
             raise PipelineError(f"{model_dir}: no {TF_WEIGHTS}; run `dvc repro train` first")
-        return TFAutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=False)
+        level = transformers_logging.get_verbosity()
+        transformers_logging.set_verbosity_error()  # our own trained model: "all layers were used" is no news
+        try:
+            return TFAutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=False)
+        finally:
+            transformers_logging.set_verbosity(level)
 
     def logits(self, model: Any, features: dict) -> Any:
         return model(features, training=False).logits
