@@ -204,12 +204,12 @@ def reliability_points(labels: np.ndarray, probabilities: np.ndarray, decision: 
     fitted), and the diagonal of perfect calibration; each bin's accuracy against its mean confidence."""
     curves = [("model (no temperature)", probabilities)]
     if temperature is not None:
-        state = "applied" if decision.temperature != 1.0 else "declined"
+        state = "applied" if decision.temperature != 1.0 else "not applied"
         curves.append((f"temperature T = {temperature:g} ({state})",
                        metrics.apply_temperature(probabilities, temperature)))
     points = [{"curve": name, "confidence": round(confidence, 6), "accuracy": round(accuracy, 6), "reviews": count}
               for name, scored in curves for confidence, accuracy, count in metrics.reliability_bins(labels, scored)]
-    return points + [{"curve": "perfect calibration", "confidence": value, "accuracy": value, "reviews": 0}
+    return points + [{"curve": "perfect calibration (diagonal)", "confidence": value, "accuracy": value, "reviews": 0}
                      for value in (0.0, 1.0)]
 
 
