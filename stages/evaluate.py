@@ -109,6 +109,15 @@ def choose_long_reviews(validation: Scored | None, settings: EvaluateParams, max
     return "windows", f"windows kept: {figures}, not below {metrics.SIGNIFICANCE}"
 
 
+def verdict(check: dict | None, evidence: str, declined: str) -> tuple[bool, str]:
+    """Whether a fitted value is applied (its cross-fitted gain has p < metrics.SIGNIFICANCE), and the reason."""
+    if check is None:
+        return False, declined + evidence
+    if check["p_value"] < metrics.SIGNIFICANCE:
+        return True, f"applied: {evidence} < {metrics.SIGNIFICANCE}"
+    return False, f"{declined}{evidence} not below {metrics.SIGNIFICANCE}"
+
+
 def choose_decision(validation: Scored | None, names: list[str], settings: EvaluateParams, stride: int,
                     max_length: int) -> tuple[Decision, Fitted]:
     """Long-review scoring, temperature (when `calibrate`) and threshold (binary, when `threshold` names an
@@ -131,10 +140,8 @@ def choose_decision(validation: Scored | None, names: list[str], settings: Evalu
             "too few to cross-fit" if check is None else
             f"cross-fitted validation loss {check['loss_before']:.4f} -> {check['loss_cross_fitted']:.4f} "
             f"(one-sided paired t-test p = {check['p_value']:.3g})")
-        applied = check is not None and check["p_value"] < metrics.SIGNIFICANCE
+        applied, temperature_reason = verdict(check, temperature_reason, "declined, no temperature: ")
         temperature = candidate if applied else 1.0
-        temperature_reason = ("applied: " if applied else "declined, no temperature: ") + temperature_reason + (
-            f" {'<' if applied else 'not below'} {metrics.SIGNIFICANCE}" if check is not None else "")
     if settings.threshold is None:
         threshold_reason = "not fitted: evaluate.threshold is null (arg-max)"
     elif len(names) != 2:
@@ -154,10 +161,8 @@ def choose_decision(validation: Scored | None, names: list[str], settings: Evalu
                                             f"cross-fitted {settings.threshold} {check['cross_fitted']:.4f} vs "
                                             f"arg-max {check['argmax']:.4f} ({test_name}, one-sided p = "
                                             f"{check['p_value']:.3g})"))
-        applied = check is not None and check["p_value"] < metrics.SIGNIFICANCE
+        applied, threshold_reason = verdict(check, threshold_reason, "declined, arg-max: ")
         threshold = candidate if applied else None
-        threshold_reason = ("applied: " if applied else "declined, arg-max: ") + threshold_reason + (
-            f" {'<' if applied else 'not below'} {metrics.SIGNIFICANCE}" if check is not None else "")
     decision = Decision(labels=names, temperature=temperature, threshold=threshold, long_reviews=long_reviews,
                         window_stride=stride, temperature_reason=temperature_reason,
                         threshold_reason=threshold_reason, long_reviews_reason=long_reason)
