@@ -283,10 +283,13 @@ def validated_threshold(labels: np.ndarray, scores: np.ndarray, objective: str,
     if objective == "accuracy":
         return gain | {"p_value": mcnemar_p(crossed == labels, argmax == labels)}
     rng = np.random.default_rng(seed)
-    drawn = rng.integers(0, len(labels), size=(DECISION_RESAMPLES, len(labels)))
-    weights = np.stack([np.bincount(row, minlength=len(labels)) for row in drawn]).astype(np.float64)
-    differences = _objective(weights, labels, crossed, objective) - _objective(weights, labels, argmax, objective)
-    return gain | {"p_value": float((differences <= 0).mean())}
+    differences = []
+    for start in range(0, DECISION_RESAMPLES, BOOTSTRAP_CHUNK):  # chunks bound the weights in memory
+        drawn = rng.integers(0, len(labels), size=(min(BOOTSTRAP_CHUNK, DECISION_RESAMPLES - start), len(labels)))
+        weights = np.stack([np.bincount(row, minlength=len(labels)) for row in drawn]).astype(np.float64)
+        differences.append(_objective(weights, labels, crossed, objective)
+                           - _objective(weights, labels, argmax, objective))
+    return gain | {"p_value": float((np.concatenate(differences) <= 0).mean())}
 
 
 def validated_temperature(labels: np.ndarray, probabilities: np.ndarray, seed: int) -> dict[str, float | int] | None:
