@@ -1,13 +1,20 @@
 """Long reviews: head+tail truncation against overlapping windows whose logits are averaged, on the same reviews.
 
     python bench/long_reviews_bench.py                         # 4,400 reviews (half test), max_length 256, 2 epochs
-    python bench/long_reviews_bench.py --strides 0.5 1         # the window strides to compare (share of the window)
+    python bench/long_reviews_bench.py --strides 0.25 0.5 1    # the window strides to compare (share of the window)
+    python bench/long_reviews_bench.py --max-length 128 --serving   # also the SavedModel's accuracy against predict's
 
 One model is trained once (the pipeline's own split, tokenize and train stages in a scratch copy of the project,
 MiniLM-L6-H384 from a local checkpoint directory, head_tail truncation), then the `evaluate` stage scores the same
 test split with `evaluate.long_reviews: truncate` and with `windows` at each stride. A re-run reuses the trained
 model and re-copies the code, so only `evaluate` runs again. Prints a markdown table: accuracy overall and on the
-reviews longer than max_length (the `truncated` slice of metrics/eval.json), with Wilson 95% intervals.
+reviews longer than max_length (the `truncated` slice of metrics/eval.json), with Wilson 95% intervals, the forward
+passes per test review (the cost: windows per review), and the mode `evaluate` decided (windows are kept unless
+the validation split shows them significantly worse than truncation; docs/evaluation.md).
+
+With --serving, the `export` stage then writes the SavedModel for the default decision (windows at the first
+stride) and the same test reviews are scored three ways with that decision: `predict` (windows), `predict` with
+truncation, and the SavedModel (which truncates in its graph): how far serving is from `predict`.
 """
 
 from __future__ import annotations
@@ -36,7 +43,6 @@ def write_params(project: Path, subset: Path, args: argparse.Namespace, evaluate
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
 
 
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rows", type=int, default=4400, help="reviews, split half train, half test")
@@ -44,6 +50,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--strides", type=float, nargs="+", default=[0.5])
     parser.add_argument("--train-only", action="store_true", help="stop once the model is trained")
+    parser.add_argument("--serving", action="store_true", help="also the SavedModel's accuracy against predict's")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/long-reviews-bench"))
     args = parser.parse_args()
     if not (REVIEWS_CSV.is_file() and CHECKPOINT.is_dir()):
@@ -66,6 +73,7 @@ def main() -> None:
     modes = [("truncate (head_tail)", {"long_reviews": "truncate"})]
     modes += [(f"windows, stride {stride:g}", {"long_reviews": "windows", "window_stride": stride})
               for stride in args.strides]
+    passes = {title: passes_per_review(project, args.max_length, evaluate) for title, evaluate in modes}
     rows = []
     for title, evaluate in modes:
         print(f"{datetime.datetime.now():%H:%M:%S} evaluate: {title}", file=sys.stderr, flush=True)
@@ -73,9 +81,10 @@ def main() -> None:
         seconds = run_stage(project, "evaluate", log)
         scores = json.loads((project / "metrics/eval.json").read_text())
         long = scores["slices"]["truncated"]
+        decided = json.loads((project / "models/decision.json").read_text())["long_reviews"]
         rows.append([title, f"{scores['accuracy']:.4f} ({scores['accuracy_ci_low']:.3f}–"
                      f"{scores['accuracy_ci_high']:.3f})", f"{scores['f1']:.4f}", f"{scores['loss']:.4f}",
-                     f"{long['accuracy']:.4f}", long["count"], f"{seconds:.0f}"])
+                     f"{long['accuracy']:.4f}", long["count"], f"{passes[title]:.2f}", decided, f"{seconds:.0f}"])
     data = json.loads((project / "metrics/data.json").read_text())
     meta = json.loads((project / "data/tokens/meta.json").read_text())
     print(f"\n## Long reviews: truncation against windows ({started:%Y-%m-%d})\n")
@@ -83,10 +92,69 @@ def main() -> None:
           f"{args.max_length}, {args.epochs} epochs, on {data['splits']['train']['rows']:,} real reviews; the same "
           f"{data['splits']['test']['rows']:,} test reviews for every row, "
           f"{meta['splits']['test']['share_truncated']:.0%} of them longer than max_length. {os.cpu_count()} CPU "
-          f"cores, no GPU. Command: `python bench/long_reviews_bench.py --strides {' '.join(map(str, args.strides))}`"
+          f"cores, no GPU. Command: `python bench/long_reviews_bench.py --rows {args.rows} "
+          f"--max-length {args.max_length} "
+          f"--epochs {args.epochs} --strides {' '.join(map(str, args.strides))}{' --serving' if args.serving else ''}`"
           f"\n")
     print(markdown_table(["long_reviews", "test accuracy (95% CI)", "F1", "loss", "accuracy on long reviews",
-                          "long reviews", "evaluate s"], rows))
+                          "long reviews", "forward passes per review", "evaluate decided", "evaluate s"], rows))
+    if args.serving:
+        serving_table(project, subset, args, log)
+
+
+def passes_per_review(project: Path, max_length: int, evaluate: dict) -> float:
+    """Forward passes per test review: 1 truncated, else each long review's windows."""
+    sys.path.insert(0, str(ROOT))
+    import pandas as pd
+
+    from stages.common.checkpoint import load_tokenizer
+    from stages.common.tokens import content_ids, num_special_tokens
+    from stages.common.windows import window_starts
+
+    if evaluate["long_reviews"] == "truncate":
+        return 1.0
+    tokenizer = load_tokenizer(str(project / "models/model"))
+    texts = pd.read_csv(project / "data/split/test.csv", keep_default_na=False)["text"].tolist()
+    budget = max_length - num_special_tokens(tokenizer)
+    stride = max(1, round(budget * evaluate["window_stride"]))
+    return sum(len(window_starts(len(ids), budget, stride)) for ids in content_ids(tokenizer, texts)) / len(texts)
+
+
+def serving_table(project: Path, subset: Path, args: argparse.Namespace, log: Path) -> None:
+    """The SavedModel's test accuracy against predict's, with the default decision (windows, first stride)."""
+    import numpy as np
+    import pandas as pd
+
+    write_params(project, subset, args, {"long_reviews": "windows", "window_stride": args.strides[0]})
+    run_stage(project, "evaluate", log)
+    run_stage(project, "export", log)
+    os.chdir(project)
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401  (the SavedModel's tokenizer ops)
+
+    from stages.common.decision import DECISION_FILE, read_decision
+    from stages.predict import Predictor
+
+    test = pd.read_csv("data/split/test.csv", keep_default_na=False)
+    texts, labels = test["text"].tolist(), test["label"].to_numpy()
+    predictor = Predictor("models/model")
+    predictor.decision = read_decision(DECISION_FILE, predictor.labels)
+    long = np.array([len(ids) + 2 > args.max_length for ids in predictor.tokenizer(
+        texts, add_special_tokens=False)["input_ids"]])
+    decided = {"predict (decision: " + predictor.decision.long_reviews + ")": predictor.decision.predict(
+        predictor.probabilities(texts))}
+    predictor.decision = type(predictor.decision)(**{**predictor.decision.__dict__, "long_reviews": "truncate"})
+    decided["predict, truncated"] = predictor.decision.predict(predictor.probabilities(texts))
+    serve = tf.saved_model.load("models/serving").signatures["serving_default"]
+    names = [label.decode() for batch in range(0, len(texts), 64)
+             for label in serve(review=tf.constant(texts[batch:batch + 64]))["label"].numpy()]
+    decided["SavedModel (export)"] = np.array([predictor.labels.index(name) for name in names])
+    base = (decided[next(iter(decided))] == labels).mean()
+    rows = [[name, f"{(predicted == labels).mean():.4f}", f"{(predicted[long] == labels[long]).mean():.4f}",
+             f"{((predicted == labels).mean() - base) * 100:+.2f}"] for name, predicted in decided.items()]
+    print(f"\n### The SavedModel against predict (max_length {args.max_length}, {len(texts):,} test reviews, "
+          f"{long.sum():,} longer than max_length)\n")
+    print(markdown_table(["scored by", "test accuracy", "on long reviews", "points vs predict"], rows))
 
 
 if __name__ == "__main__":

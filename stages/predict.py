@@ -31,11 +31,10 @@ from stages.common.checkpoint import load_tokenizer
 from stages.common.decision import DECISION_FILE, Decision, read_decision
 from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path, read_json
-from stages.common.inputs import BatchSource, predict_probabilities
 from stages.common.libraries import load_trained, trained_labels
 from stages.common.reviews import strip_html_line_breaks
-from stages.common.tokens import TOKENIZATION_FILE, content_ids, full_lengths, id_dtype, pad, with_special_tokens
-from stages.common.windows import windowed_probabilities
+from stages.common.tokens import TOKENIZATION_FILE, content_ids, id_dtype, pad, with_special_tokens
+from stages.common.windows import score_reviews
 
 log = logging.getLogger("predict")
 
@@ -63,15 +62,11 @@ class Predictor:
         max_length = self.settings["max_length"]
         ids = content_ids(self.tokenizer, texts)  # once: truncated for the model, whole for the windows
         sequences = with_special_tokens(self.tokenizer, ids, max_length, self.settings["truncation"])
-        split = pad(sequences, max_length, self.tokenizer.pad_token_id, id_dtype(len(self.tokenizer)))
-        source = BatchSource(split, self.settings["model_input_names"], self.batch_size, shuffle_seed=None,
-                             group_by_length=True, pad_to_max_length=False, pad_to_multiple_of=8)
-        probabilities = predict_probabilities(self.model, source)
-        long = np.flatnonzero(full_lengths(self.tokenizer, ids) > max_length)
-        if self.decision.long_reviews == "windows" and len(long):
-            probabilities[long] = windowed_probabilities(
-                self.model, self.tokenizer, [ids[i] for i in long], max_length,
-                self.decision.window_stride, self.settings["model_input_names"], self.batch_size)
+        truncated = pad(sequences, max_length, self.tokenizer.pad_token_id, id_dtype(len(self.tokenizer)))
+        mode = self.decision.long_reviews  # with windows, a long review is scored through its windows only
+        probabilities = score_reviews(self.model, self.tokenizer, ids, truncated, max_length,
+                                      self.decision.window_stride, self.settings["model_input_names"],
+                                      self.batch_size, (mode,))[mode]
         return self.decision.calibrate(probabilities)
 
     def scores(self, texts: list[str]) -> pd.DataFrame:

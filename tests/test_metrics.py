@@ -184,3 +184,25 @@ def test_a_negative_resample_count_stops_evaluate_with_one_error_line(tmp_path):
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert errors == ["error: params.yaml: evaluate.bootstrap_resamples is -1; expected 0 (no intervals) or more, "
                       "e.g. 1000"]
+
+
+def test_mcnemar_counts_only_the_reviews_where_exactly_one_decider_is_right():
+    first = np.array([True] * 8 + [False] * 2 + [True] * 40)
+    second = np.array([False] * 8 + [False] * 2 + [True] * 40)
+    assert metrics.mcnemar_p(first, second) == pytest.approx(0.5 ** 8)  # 8 wins, no loss: p = 1/256
+    assert metrics.mcnemar_p(second, first) == pytest.approx(1.0)
+    assert metrics.mcnemar_p(first, first) == 1.0
+    folds = metrics.stratified_folds(np.array([0] * 50 + [1] * 10), 5, seed=3)
+    assert np.bincount(folds[:50]).tolist() == [10] * 5 and np.bincount(folds[50:]).tolist() == [2] * 5
+
+
+@pytest.mark.parametrize("objective", ["accuracy", "f1"])
+def test_a_threshold_is_validated_only_when_it_wins_out_of_fold(objective):
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 2, 1500)
+    logits = rng.normal(1.5 * (2 * labels - 1), 1.5)
+    calibrated = 1 / (1 + np.exp(-logits))  # arg-max is already the best threshold
+    skewed = 1 / (1 + np.exp(-(logits - 2.0)))  # a model whose prior is off: a threshold fixes it
+    assert metrics.validated_threshold(labels, skewed, objective, seed=13)["p_value"] < metrics.SIGNIFICANCE
+    assert metrics.validated_threshold(labels, calibrated, objective, seed=13)["p_value"] > metrics.SIGNIFICANCE
+    assert metrics.validated_threshold(labels[:8], calibrated[:8], objective, seed=13) is None

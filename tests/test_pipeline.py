@@ -42,8 +42,7 @@ def test_repro_runs_all_stages_and_writes_every_output(project):
                  "metrics/train/metrics.json", "metrics/eval.json", "metrics/misclassified.csv",
                  "models/decision.json", "models/model_card.md", *(f"metrics/eval/plots/{name}.json" for name in (
                      "sklearn/confusion_matrix", "sklearn/roc/positive", "sklearn/precision_recall/positive",
-                     "sklearn/calibration/uncalibrated", "sklearn/calibration/temperature_scaled",
-                     "custom/length_slices"))):
+                     "custom/reliability", "custom/length_slices"))):
         assert (project / path).is_file(), path
     config = json.loads((project / "models/model/config.json").read_text())
     assert config["id2label"] == {"0": "negative", "1": "positive"}

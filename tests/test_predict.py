@@ -127,3 +127,30 @@ def test_windows_score_long_texts_only(project, monkeypatch):
                                    plain.settings["max_length"], 40, plain.settings["model_input_names"], 8)
     np.testing.assert_allclose(after[longest], alone[0], atol=1e-5)
     np.testing.assert_allclose(after.sum(axis=1), 1, atol=1e-5)
+
+
+def test_with_windows_predict_scores_each_review_once_in_one_pass(project, monkeypatch):
+    monkeypatch.chdir(project)
+    from stages.common.decision import Decision
+    from stages.common.tokens import content_ids
+    from stages.common.windows import window_sequences
+    from stages.predict import Predictor
+
+    texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()
+    predictor = Predictor("models/model", decision=Decision(labels=["negative", "positive"], long_reviews="windows",
+                                                            window_stride=40))
+    max_length = predictor.settings["max_length"]
+    ids = content_ids(predictor.tokenizer, texts)
+    long = [i for i, review in enumerate(ids) if len(review) + 2 > max_length]
+    windows, _ = window_sequences(predictor.tokenizer, [ids[i] for i in long], max_length, 40)
+    scored_rows = []
+    predict_logits = predictor.model.predict_logits
+
+    def counting(source, verbose=0):
+        scored_rows.append(len(source.split.lengths))
+        return predict_logits(source, verbose)
+
+    predictor.model.predict_logits = counting
+    predictor.probabilities(texts)
+    assert 0 < len(long) < len(texts)
+    assert scored_rows == [len(texts) - len(long) + len(windows)]  # one call; no long review also truncated

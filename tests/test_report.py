@@ -40,6 +40,18 @@ def test_report_renders_every_listed_plot_offline_with_its_title(project):
         assert svg.startswith("<svg") and f">{title}</text>" in svg.replace("&amp;", "&"), title
     accuracy = json.loads((project / "metrics/eval.json").read_text())["accuracy"]
     assert f"| accuracy | {accuracy:.4g} |" in markdown
+    # One reliability diagram: the model's curve, the fitted temperature's (named, applied or not), the diagonal,
+    # on axes from 0 to 1 with ticks every 0.2 (labels that cannot overlap).
+    assert titles.count("Reliability diagram (test)") == 1
+    spec = next(entry["content"] for key, entries in listed.items() for entry in entries
+                if plot_title(key, entries) == "Reliability diagram (test)")
+    curves = {row["curve"] for row in spec["data"]["values"]}
+    temperature = json.loads((project / "metrics/eval.json").read_text())["temperature_scaled"]["temperature"]
+    assert {"model (no temperature)", "perfect calibration (diagonal)"} < curves
+    assert any(curve.startswith(f"temperature T = {temperature:g} (") for curve in curves), curves
+    assert spec["encoding"]["x"]["axis"]["values"] == [0, 0.2, 0.4, 0.6, 0.8, 1]
+    svg = (report / "reliability-diagram-test.svg").read_text()
+    assert ">perfect calibration (diagonal)</text>" in svg and ">0.4</text>" in svg and "0.500.55" not in svg
     assert "| train.learning_rate | 0.001 |" in markdown
 
 

@@ -63,3 +63,52 @@ def test_the_stride_is_a_share_of_the_window_in_tokens():
     for bad in (0.0, 1.5, -0.5):
         with pytest.raises(PipelineError, match=r"evaluate.window_stride is .*; expected a share of the window"):
             stride_tokens(settings(bad), 126)
+
+
+class CountingModel:
+    """Stands in for a trained classifier: records every row it is asked to score; logits from the row's tokens."""
+
+    def __init__(self):
+        self.calls, self.rows = 0, []
+
+    def predict_logits(self, source, verbose=0):
+        self.calls += 1
+        logits = []
+        for features, _ in source():
+            for ids, mask in zip(features["input_ids"], features["attention_mask"], strict=True):
+                self.rows.append(tuple(int(token) for token in ids[mask.astype(bool)]))
+                logits.append([0.0, float(np.sum(ids) % 7) / 3])
+        return np.array(logits)
+
+
+def test_with_windows_a_long_review_is_scored_through_its_windows_only_in_one_call(tiny_checkpoint):
+    from stages.common.checkpoint import load_tokenizer
+    from stages.common.tokens import id_dtype, pad, with_special_tokens
+    from stages.common.windows import score_reviews
+
+    tokenizer = load_tokenizer(str(tiny_checkpoint))
+    texts = ["a dull film.", " ".join(["a wonderful film with a great cast and a moving story"] * 12),
+             "the best work", " ".join(["i hated every minute of this terrible lazy sequel"] * 9)]
+    ids = content_ids(tokenizer, texts)
+    truncated_sequences = with_special_tokens(tokenizer, ids, 32, "head_tail")
+    truncated = pad(truncated_sequences, 32, tokenizer.pad_token_id, id_dtype(len(tokenizer)))
+    long = [1, 3]
+    windows, owners = window_sequences(tokenizer, [ids[i] for i in long], 32, 15)
+    counting = CountingModel()
+    found = score_reviews(counting, tokenizer, ids, truncated, 32, 15, ["input_ids", "attention_mask"], 4,
+                          ("windows",))
+    assert counting.calls == 1  # short reviews and every window in one length-grouped pass
+    assert sorted(counting.rows) == sorted([tuple(truncated_sequences[0]), tuple(truncated_sequences[2]),
+                                            *map(tuple, windows)])
+    assert not {tuple(truncated_sequences[i]) for i in long} & set(counting.rows)  # never the truncated form
+    per_row = softmax(np.array([[0.0, float(np.sum(row) % 7) / 3] for row in windows]))
+    np.testing.assert_allclose(found["windows"][long], mean_window_logits(per_row, owners, 2), atol=1e-6)
+
+    both = CountingModel()
+    scored = score_reviews(both, tokenizer, ids, truncated, 32, 15, ["input_ids", "attention_mask"], 4,
+                           ("truncate", "windows"))
+    assert both.calls == 1 and len(both.rows) == len(texts) + len(windows)  # each sequence once
+    np.testing.assert_allclose(scored["windows"], found["windows"], atol=1e-6)
+    only = CountingModel()
+    score_reviews(only, tokenizer, ids, truncated, 32, 15, ["input_ids", "attention_mask"], 4, ("truncate",))
+    assert sorted(only.rows) == sorted(map(tuple, truncated_sequences))  # truncate: the truncated pass alone

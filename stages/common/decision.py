@@ -2,7 +2,9 @@
 `predict` and `export`.
 
 It holds the temperature fitted on validation (1 = none), the decision threshold on the second label's
-probability chosen on validation (binary only; null = arg-max), and how reviews longer than max_length are scored.
+probability chosen on validation (binary only; null = arg-max), and how reviews longer than max_length are scored;
+each with the reason `evaluate` gave for it (a fitted value is applied only when the validation split supports
+it: docs/evaluation.md). Files written before the reasons existed read with empty reasons.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ class Decision:
     threshold: float | None = None  # binary: predict labels[1] when its probability is at least this
     long_reviews: str = "truncate"  # truncate | windows
     window_stride: int = 0  # windows: tokens between window starts
+    temperature_reason: str = ""
+    threshold_reason: str = ""
+    long_reviews_reason: str = ""
 
     def calibrate(self, probabilities: np.ndarray) -> np.ndarray:
         from stages.common.metrics import apply_temperature

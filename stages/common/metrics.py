@@ -123,17 +123,23 @@ def wilson_interval(successes: int, trials: int, z: float = Z_95) -> tuple[float
     return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
-def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
-    """ECE (Guo et al. 2017): the top-label confidence binned into `bins` equal-width bins on [0, 1]; the mean
-    over examples of |bin accuracy - bin mean confidence|."""
+def reliability_bins(labels: np.ndarray, probabilities: np.ndarray,
+                     bins: int = ECE_BINS) -> list[tuple[float, float, int]]:
+    """(mean top-label confidence, accuracy, examples) of each non-empty bin of `bins` equal-width bins on [0, 1]:
+    the points of a reliability diagram, and what the ECE averages."""
     confidence = probabilities.max(axis=1)
     correct = probabilities.argmax(axis=1) == labels
     # Bin b holds confidences in (b/bins, (b+1)/bins]; a confidence of exactly 0 joins the first bin.
     bin_of = np.clip(np.ceil(confidence * bins).astype(int) - 1, 0, bins - 1)
-    total = 0.0
-    for b in np.unique(bin_of):
-        members = bin_of == b
-        total += members.sum() * abs(correct[members].mean() - confidence[members].mean())
+    return [(float(confidence[bin_of == b].mean()), float(correct[bin_of == b].mean()), int((bin_of == b).sum()))
+            for b in np.unique(bin_of)]
+
+
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
+    """ECE (Guo et al. 2017): the top-label confidence binned into `bins` equal-width bins on [0, 1]; the mean
+    over examples of |bin accuracy - bin mean confidence|."""
+    total = sum(count * abs(accuracy - confidence)
+                for confidence, accuracy, count in reliability_bins(labels, probabilities, bins))
     return float(total / len(labels))
 
 
@@ -215,3 +221,94 @@ def length_slices(full_lengths: np.ndarray, correct: np.ndarray, max_length: int
         count = int(members.sum())
         slices[name] = {"count": count, "accuracy": float(correct[members].mean()) if count else None}
     return slices
+
+
+# ---------------------------------------------------------------- decisions that the validation split must support
+
+SIGNIFICANCE = 0.05  # a fitted decision is applied only when its validated gain has p below this
+CROSS_FIT_FOLDS = 5
+DECISION_RESAMPLES = 2000  # the paired bootstrap of an F1 gain
+
+
+def mcnemar_p(first_right: np.ndarray, second_right: np.ndarray) -> float:
+    """One-sided exact McNemar test (a binomial test on the discordant pairs): the chance, were both deciders
+    equally accurate, that the first wins at least as many of the examples where exactly one is right."""
+    from scipy.stats import binom
+
+    wins = int((first_right & ~second_right).sum())
+    losses = int((~first_right & second_right).sum())
+    return 1.0 if wins + losses == 0 else float(binom.sf(wins - 1, wins + losses, 0.5))
+
+
+def stratified_folds(labels: np.ndarray, folds: int, seed: int) -> np.ndarray:
+    """A fold index per example, each label spread evenly over the folds, seeded."""
+    rng = np.random.default_rng(seed)
+    fold = np.empty(len(labels), dtype=np.int64)
+    offset = 0
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        fold[members] = (np.arange(len(members)) + offset) % folds
+        offset += len(members)
+    return fold
+
+
+def _objective(weights: np.ndarray, labels: np.ndarray, predicted: np.ndarray, objective: str) -> np.ndarray:
+    """Accuracy or F1 of class 1 under each row of example weights."""
+    if objective == "accuracy":
+        return weights @ (predicted == labels) / weights.sum(axis=1)
+    tp = weights @ ((predicted == 1) & (labels == 1))
+    wrong = weights @ ((predicted == 1) != (labels == 1))
+    return np.divide(2 * tp, 2 * tp + wrong, out=np.zeros_like(tp), where=2 * tp + wrong > 0)
+
+
+def validated_threshold(labels: np.ndarray, scores: np.ndarray, objective: str,
+                        seed: int) -> dict[str, float | int] | None:
+    """Whether a fitted threshold beats arg-max on examples it was not fitted on (cross-fitting): each fold is
+    decided by the threshold chosen on the other folds, and these out-of-fold decisions are compared with arg-max
+    on the same examples, paired: exact McNemar for accuracy, a paired bootstrap for F1. None when a fold would
+    lack a label (too few examples to cross-fit)."""
+    fold = stratified_folds(labels, CROSS_FIT_FOLDS, seed)
+    if len(labels) < 2 * CROSS_FIT_FOLDS or any(len(np.unique(labels[fold != f])) < 2
+                                                 for f in range(CROSS_FIT_FOLDS)):
+        return None
+    crossed = np.empty(len(labels), dtype=np.int64)
+    for f in range(CROSS_FIT_FOLDS):
+        held = fold == f
+        threshold = choose_threshold(labels[~held], scores[~held], objective)
+        crossed[held] = scores[held] >= threshold
+    argmax = (scores > 0.5).astype(np.int64)  # binary arg-max on the class-1 probability (ties to class 0)
+    ones = np.ones((1, len(labels)))
+    gain = {"examples": len(labels), "cross_fitted": float(_objective(ones, labels, crossed, objective)[0]),
+            "argmax": float(_objective(ones, labels, argmax, objective)[0])}
+    if objective == "accuracy":
+        return gain | {"p_value": mcnemar_p(crossed == labels, argmax == labels)}
+    rng = np.random.default_rng(seed)
+    differences = []
+    for start in range(0, DECISION_RESAMPLES, BOOTSTRAP_CHUNK):  # chunks bound the weights in memory
+        drawn = rng.integers(0, len(labels), size=(min(BOOTSTRAP_CHUNK, DECISION_RESAMPLES - start), len(labels)))
+        weights = np.stack([np.bincount(row, minlength=len(labels)) for row in drawn]).astype(np.float64)
+        differences.append(_objective(weights, labels, crossed, objective)
+                           - _objective(weights, labels, argmax, objective))
+    return gain | {"p_value": float((np.concatenate(differences) <= 0).mean())}
+
+
+def validated_temperature(labels: np.ndarray, probabilities: np.ndarray, seed: int) -> dict[str, float | int] | None:
+    """Whether temperature scaling lowers the log loss of examples it was not fitted on: each fold scaled by the
+    temperature fitted on the other folds; a one-sided paired t-test on the per-example loss differences."""
+    from scipy.stats import ttest_1samp
+
+    fold = stratified_folds(labels, CROSS_FIT_FOLDS, seed)
+    if len(labels) < 2 * CROSS_FIT_FOLDS:
+        return None
+    rows = np.arange(len(labels))
+    before = -np.log(np.clip(probabilities[rows, labels].astype(np.float64), 1e-30, 1.0))
+    after = np.empty(len(labels))
+    for f in range(CROSS_FIT_FOLDS):
+        held = fold == f
+        scaled = apply_temperature(probabilities[held], fit_temperature(labels[~held], probabilities[~held]))
+        after[held] = -np.log(np.clip(scaled[np.arange(held.sum()), labels[held]], 1e-30, 1.0))
+    differences = before - after
+    p_value = 1.0 if np.allclose(differences, differences[0]) else float(
+        ttest_1samp(differences, 0.0, alternative="greater").pvalue)
+    return {"examples": len(labels), "loss_before": float(before.mean()), "loss_cross_fitted": float(after.mean()),
+            "p_value": p_value}

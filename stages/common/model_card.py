@@ -168,24 +168,33 @@ def how_to_load_keras_hub(max_length: int) -> list[str]:
 
 
 def decision_text(scores: dict, decision: Decision) -> str:
+    """The decision applied, and why: a value fitted on validation is applied only when it holds up there."""
     lines = []
     if "temperature_scaled" in scores:
         scaled = scores["temperature_scaled"]
-        lines.append(f"- Temperature scaling, fitted on the validation split: T = {scaled['temperature']:g}. On test, "
-                     f"ECE {number(scores['ece'])} -> {number(scaled['ece'])}, loss {number(scores['loss'])} -> "
-                     f"{number(scaled['loss'])}.")
+        state = "applied" if scaled.get("applied", True) else "not applied"
+        lines.append(f"- Temperature scaling, fitted on the validation split: T = {scaled['temperature']:g}, {state}. "
+                     f"With it on test, ECE {number(scores['ece'])} -> {number(scaled['ece'])}, loss "
+                     f"{number(scores['loss'])} -> {number(scaled['loss'])}.")
     else:
         lines.append("- No temperature scaling (`evaluate.calibrate: false`, or no validation split).")
-    if decision.threshold is not None:
+    if "threshold" in scores:
         at = scores["threshold"]
-        lines.append(f"- Decision threshold on the probability of {decision.labels[1]}, chosen on the validation "
-                     f"split: {decision.threshold:g}. On test: accuracy {number(at['accuracy'])} (arg-max "
+        state = "applied" if decision.threshold is not None else "not applied (arg-max)"
+        lines.append(f"- Decision threshold on the probability of {decision.labels[1]}, fitted on the validation "
+                     f"split: {at['value']:g}, {state}. At it on test: accuracy {number(at['accuracy'])} (arg-max "
                      f"{number(scores['accuracy'])}), F1 {number(at['f1'])} (arg-max {number(scores['f1'])}).")
     else:
         lines.append("- Labels are decided by arg-max (no threshold).")
     lines.append(f"- Reviews longer than max_length: scored over windows starting every {decision.window_stride} "
                  f"tokens, logits averaged." if decision.long_reviews == "windows" else
                  "- Reviews longer than max_length: truncated as in training.")
+    reasons = [(name, getattr(decision, f"{name}_reason", "")) for name in ("temperature", "threshold",
+                                                                            "long_reviews")]
+    if any(reason for _, reason in reasons):
+        lines += ["", "Why (a temperature or threshold fitted on validation is applied only when it beats the "
+                      "model's own probabilities on validation reviews it was not fitted on, p < 0.05):", ""]
+        lines += [f"- {name}: {reason}" for name, reason in reasons if reason]
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,227 @@
+"""Scoring throughput: `predict` and `evaluate`'s scoring against the bare forward pass of the same model.
+
+    python bench/predict_throughput.py                          # 1,000 real reviews, max_length 128 and 512
+    python bench/predict_throughput.py --reviews 40 --max-lengths 64    # a smoke run
+
+The real MiniLM checkpoint with a fresh classification head (throughput does not need a trained head), saved once
+per max_length as a trained model directory, scores a seeded sample of real IMDB reviews, in one invocation:
+
+    bare forward      the sequences `predict` scores (each review that fits, and every window of the long ones; or
+                      every review truncated), in predict's own length-grouped batches at its widths, built up front
+                      and fed to one traced forward function: the limit, no tokenization, no input pipeline
+    predict           `Predictor.probabilities` on the raw texts (cleaning and tokenization included)
+    evaluate scoring  `score_reviews` on pre-tokenized reviews, as `evaluate` calls it with the token cache
+    before #19        (windows only) the path `predict` had before: every review scored truncated, then the long
+                      ones again over their windows, in two model calls
+
+for `--modes` windows (stride `--stride`, a share of the window, as evaluate.window_stride) and truncate.
+Forward passes = sequences scored (a window is one). Passes/s of a path = its sequences / its wall seconds; its
+share of the bare forward's passes/s is the overhead measure (goal: at least 0.9). Reviews/s of predict against
+`before #19` is the speed-up (goal: at least 1.4x with windows at 128). Each figure is the median of `--repeats`
+timed runs after one untimed warm-up run of every path on a few reviews. float32: bf16 inference is not switched on
+(stages/common/windows.py `score_reviews` is the one place it would go). Prints a Markdown table; `--json` also
+writes the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from report import markdown_table  # bench/ is on sys.path when run
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+import stages.common  # noqa: E402,F401  (selects tf-keras before TensorFlow is imported)
+
+REVIEWS_CSV = ROOT.parent / "shared/data/imdb/IMDB Dataset.csv"
+CHECKPOINT = ROOT.parent / "shared/models/minilm-l6-h384-uncased"
+LABELS = ["negative", "positive"]
+
+
+def sample_reviews(count: int, seed: int) -> list[str]:
+    import pandas as pd
+
+    reviews = pd.read_csv(REVIEWS_CSV, keep_default_na=False)["review"]
+    return reviews.sample(count, random_state=seed).tolist()
+
+
+def model_directory(work: Path, max_length: int) -> Path:
+    """A trained model directory of the pretrained MiniLM with a fresh head, as `train` would save it."""
+    from stages.common.checkpoint import load_tokenizer
+    from stages.common.files import write_json
+    from stages.common.libraries import get_library, save_trained
+    from stages.common.tokens import TOKENIZATION_FILE
+
+    out = work / f"model-{max_length}"
+    if (out / TOKENIZATION_FILE).is_file():
+        return out
+    out.mkdir(parents=True, exist_ok=True)
+    library = get_library("transformers")
+    save_trained(library, library.build(str(CHECKPOINT), LABELS, "pretrained"), out, LABELS)
+    tokenizer = load_tokenizer(str(CHECKPOINT))
+    tokenizer.save_pretrained(out)
+    write_json(out / TOKENIZATION_FILE, {"max_length": max_length, "truncation": "head_tail",
+                                         "model_input_names": list(tokenizer.model_input_names), "strip_html": True})
+    return out
+
+
+def scored_rows(predictor, texts: list[str], mode: str):
+    """The sequences `predict` scores for `texts` (TokenizedSplit), the token ids and the truncated inputs."""
+    import numpy as np
+    import pandas as pd
+
+    from stages.common.reviews import strip_html_line_breaks
+    from stages.common.tokens import TokenizedSplit, content_ids, full_lengths, id_dtype, pad, with_special_tokens
+    from stages.common.windows import window_sequences
+
+    max_length = predictor.settings["max_length"]
+    tokenizer = predictor.tokenizer
+    ids = content_ids(tokenizer, strip_html_line_breaks(pd.Series(texts, dtype=str)).tolist())
+    truncated = pad(with_special_tokens(tokenizer, ids, max_length, "head_tail"), max_length,
+                    tokenizer.pad_token_id, id_dtype(len(tokenizer)))
+    if mode == "truncate":
+        return truncated, ids, truncated
+    long = full_lengths(tokenizer, ids) > max_length
+    windows, _ = window_sequences(tokenizer, [ids[i] for i in np.flatnonzero(long)], max_length,
+                                  predictor.decision.window_stride)
+    windows = pad(windows, max_length, tokenizer.pad_token_id, truncated.input_ids.dtype)
+    rows = TokenizedSplit(np.concatenate([truncated.input_ids[~long], windows.input_ids]),
+                          np.concatenate([truncated.lengths[~long], windows.lengths]),
+                          np.full(int((~long).sum()) + len(windows.lengths), -1, dtype=np.int8))
+    return rows, ids, truncated
+
+
+def bare_forward(predictor, rows, batch_size: int):
+    """A function running the model over `rows` in predict's batches, built up front, one traced forward."""
+    import tensorflow as tf
+
+    from stages.common.inputs import BatchSource
+
+    names = predictor.settings["model_input_names"]
+    source = BatchSource(rows, names, batch_size, shuffle_seed=None, group_by_length=True, pad_to_max_length=False,
+                         pad_to_multiple_of=8)
+    batches = [{name: tf.constant(value) for name, value in features.items()} for features, _ in source()]
+    signature = [{name: tf.TensorSpec((None, None), tf.int32) for name in names}]
+    forward = tf.function(predictor.model.logits, input_signature=signature)
+
+    def run() -> None:
+        for features in batches:
+            forward(features).numpy()
+
+    return run
+
+
+def before_issue_19(predictor, texts: list[str]) -> None:
+    """`predict` before #19: all reviews truncated in one call, then the long ones over windows in another."""
+    import numpy as np
+    import pandas as pd
+
+    from stages.common.reviews import strip_html_line_breaks
+    from stages.common.tokens import content_ids, full_lengths, id_dtype, pad, with_special_tokens
+    from stages.common.windows import predict_rows, windowed_probabilities
+
+    settings, tokenizer = predictor.settings, predictor.tokenizer
+    max_length = settings["max_length"]
+    ids = content_ids(tokenizer, strip_html_line_breaks(pd.Series(texts, dtype=str)).tolist())
+    split = pad(with_special_tokens(tokenizer, ids, max_length, settings["truncation"]), max_length,
+                tokenizer.pad_token_id, id_dtype(len(tokenizer)))
+    probabilities = predict_rows(predictor.model, split, settings["model_input_names"], predictor.batch_size)
+    long = np.flatnonzero(full_lengths(tokenizer, ids) > max_length)
+    if len(long):
+        probabilities[long] = windowed_probabilities(predictor.model, tokenizer, [ids[i] for i in long], max_length,
+                                                     predictor.decision.window_stride,
+                                                     settings["model_input_names"], predictor.batch_size)
+
+
+def timed(function, repeats: int) -> float:
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
+def measure(work: Path, texts: list[str], max_length: int, mode: str, args: argparse.Namespace) -> list[dict]:
+    from stages.common.decision import Decision
+    from stages.common.tokens import num_special_tokens
+    from stages.common.windows import score_reviews
+    from stages.predict import Predictor
+
+    predictor = Predictor(model_directory(work, max_length), args.batch_size)
+    stride = max(1, round((max_length - num_special_tokens(predictor.tokenizer)) * args.stride))
+    predictor.decision = Decision(labels=LABELS, long_reviews=mode, window_stride=stride)
+    rows, ids, truncated = scored_rows(predictor, texts, mode)
+    names = predictor.settings["model_input_names"]
+    paths = {"bare forward": bare_forward(predictor, rows, args.batch_size),
+             "predict": lambda: predictor.probabilities(texts),
+             "evaluate scoring": lambda: score_reviews(predictor.model, predictor.tokenizer, ids, truncated,
+                                                       max_length, stride, names, args.batch_size, (mode,))}
+    if mode == "windows":
+        paths["before #19"] = lambda: before_issue_19(predictor, texts)
+    sequences = {name: len(rows.lengths) for name in paths}
+    if mode == "windows":
+        sequences["before #19"] = len(rows.lengths) + sum(len(review) + 2 > max_length for review in ids)
+    predictor.probabilities(texts[:8])  # traces predict's function (evaluate's is the same)
+    paths["bare forward"]()  # traces the bare forward
+    results = []
+    for name, function in paths.items():
+        seconds = timed(function, args.repeats)
+        results.append({"max_length": max_length, "mode": mode, "path": name, "reviews": len(texts),
+                        "sequences": sequences[name], "seconds": seconds,
+                        "passes_per_s": sequences[name] / seconds, "reviews_per_s": len(texts) / seconds})
+        print(f"{datetime.datetime.now():%H:%M:%S} {max_length} {mode} {name}: {seconds:.1f} s", file=sys.stderr,
+              flush=True)
+    bare = results[0]["passes_per_s"]
+    before = next((row["reviews_per_s"] for row in results if row["path"] == "before #19"), None)
+    for row in results:
+        row["share_of_bare"] = row["passes_per_s"] / bare
+        row["speedup_over_before"] = row["reviews_per_s"] / before if before else None
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reviews", type=int, default=1000)
+    parser.add_argument("--max-lengths", type=int, nargs="+", default=[128, 512])
+    parser.add_argument("--modes", nargs="+", default=["windows", "truncate"], choices=["windows", "truncate"])
+    parser.add_argument("--stride", type=float, default=0.5, help="window stride, a share of the window")
+    parser.add_argument("--batch-size", type=int, default=64, help="as evaluate.batch_size and predict's default")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--workdir", type=Path, default=Path("/tmp/predict-throughput-bench"))
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    args = parser.parse_args()
+    if not (REVIEWS_CSV.is_file() and CHECKPOINT.is_dir()):
+        sys.exit(f"error: needs {REVIEWS_CSV} and {CHECKPOINT} (a local checkpoint directory beside the project)")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    started = datetime.datetime.now(datetime.UTC)
+    load = os.getloadavg()[0]
+    texts = sample_reviews(args.reviews, args.seed)
+    results = [row for max_length in args.max_lengths for mode in args.modes
+               for row in measure(args.workdir, texts, max_length, mode, args)]
+    print(f"\n## Scoring throughput ({started:%Y-%m-%d}, {os.cpu_count()} CPU cores, load {load:.1f} at start)\n")
+    print(f"MiniLM-L6-H384 ({CHECKPOINT.name}, fresh head), {args.reviews:,} real reviews, batch {args.batch_size}, "
+          f"window stride {args.stride:g}, float32, median of {args.repeats}. Command: `python "
+          f"bench/predict_throughput.py --reviews {args.reviews} --max-lengths "
+          f"{' '.join(map(str, args.max_lengths))} --repeats {args.repeats}`\n")
+    print(markdown_table(["max_length", "long reviews", "path", "forward passes", "s", "passes/s",
+                          "share of bare", "reviews/s", "vs before #19"],
+                         [[row["max_length"], row["mode"], row["path"], f"{row['sequences']:,}",
+                           f"{row['seconds']:.1f}", f"{row['passes_per_s']:.1f}", f"{row['share_of_bare']:.2f}",
+                           f"{row['reviews_per_s']:.1f}",
+                           "" if row["speedup_over_before"] is None else f"{row['speedup_over_before']:.2f}x"]
+                          for row in results]))
+    if args.json:
+        args.json.write_text(json.dumps({"date": f"{started:%Y-%m-%d}", "load": load, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
