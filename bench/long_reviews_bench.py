@@ -7,7 +7,7 @@ One model is trained once (the pipeline's own split, tokenize and train stages i
 MiniLM-L6-H384 from a local checkpoint directory, head_tail truncation), then the `evaluate` stage scores the same
 test split with `evaluate.long_reviews: truncate` and with `windows` at each stride. A re-run reuses the trained
 model and re-copies the code, so only `evaluate` runs again. Prints a markdown table: accuracy overall and on the
-reviews longer than max_length (the `truncated` slice of metrics/eval.json), with Wilson 95% intervals.
+reviews longer than max_length (the `truncated` slice of metrics/eval_details.json), with Wilson 95% intervals.
 """
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def main() -> None:
         print(f"{datetime.datetime.now():%H:%M:%S} evaluate: {title}", file=sys.stderr, flush=True)
         write_params(project, subset, args, evaluate)
         seconds = run_stage(project, "evaluate", log)
-        scores = json.loads((project / "metrics/eval.json").read_text())
+        scores = json.loads((project / "metrics/eval_details.json").read_text())
         long = scores["slices"]["truncated"]
         rows.append([title, f"{scores['accuracy']:.4f} ({scores['accuracy_ci_low']:.3f}–"
                      f"{scores['accuracy_ci_high']:.3f})", f"{scores['f1']:.4f}", f"{scores['loss']:.4f}",
