@@ -97,7 +97,7 @@ def summary(base: str | None) -> list[str]:
 
 def report(base: str | None) -> list[str]:
     """The plots (`dvc plots diff/show` HTML in plots-report/) and stages/report.py's report in reports/."""
-    dvc(*(["plots", "diff", base] if base else ["plots", "show"]), "--output", "plots-report", capture=True)
+    dvc(*(["plots", "diff", base] if base else ["plots", "show"]), "-o", "plots-report", capture=True)
     result = subprocess.run([sys.executable, "stages/report.py", *(["--rev", base] if base else [])])
     if result.returncode != 0:
         raise PipelineError("stages/report.py failed (its error is above)")
