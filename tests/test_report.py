@@ -40,6 +40,10 @@ def test_report_renders_every_listed_plot_offline_with_its_title(project):
         assert svg.startswith("<svg") and f">{title}</text>" in svg.replace("&amp;", "&"), title
     accuracy = json.loads((project / "metrics/eval.json").read_text())["accuracy"]
     assert f"| accuracy | {accuracy:.4g} |" in markdown
+    details = json.loads((project / "metrics/eval_details.json").read_text())  # below the headline metrics
+    positive = details["per_class"]["positive"]
+    assert f"| per_class.positive.f1 | {positive['f1']:.4g} |" in markdown.split("## Details")[1]
+    assert "| slices.truncated.count |" in markdown and "| temperature_scaled.temperature |" in markdown
     assert "| train.learning_rate | 0.001 |" in markdown
 
 
