@@ -137,7 +137,7 @@ def run_recipe(project: Path, seed: int, result: Path, environment: dict[str, st
         run_stage(project, "split", log)
         run_stage(project, "tokenize", log)
     set_seed(project, seed)
-    for stale in ("models/train_state", "models/model", "metrics/train"):
+    for stale in ("models/.train_state", "models/model", "metrics/train"):
         shutil.rmtree(project / stale, ignore_errors=True)
     train_seconds = run_stage(project, "train", log, **environment)
     evaluate_seconds = run_stage(project, "evaluate", log)

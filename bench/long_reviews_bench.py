@@ -8,8 +8,8 @@ One model is trained once (the pipeline's own split, tokenize and train stages i
 MiniLM-L6-H384 from a local checkpoint directory, head_tail truncation), then the `evaluate` stage scores the same
 test split with `evaluate.long_reviews: truncate` and with `windows` at each stride. A re-run reuses the trained
 model and re-copies the code, so only `evaluate` runs again. Prints a markdown table: accuracy overall and on the
-reviews longer than max_length (the `truncated` slice of metrics/eval.json), with Wilson 95% intervals, the forward
-passes per test review (the cost: windows per review), and the mode `evaluate` decided (windows are kept unless
+reviews longer than max_length (the `truncated` slice of metrics/eval_details.json), with Wilson 95% intervals, the
+forward passes per test review (the cost: windows per review), and the mode `evaluate` decided (windows are kept unless
 the validation split shows them significantly worse than truncation; docs/evaluation.md).
 
 With --serving, the `export` stage then writes the SavedModel for the default decision (windows at the first
@@ -79,7 +79,7 @@ def main() -> None:
         print(f"{datetime.datetime.now():%H:%M:%S} evaluate: {title}", file=sys.stderr, flush=True)
         write_params(project, subset, args, evaluate)
         seconds = run_stage(project, "evaluate", log)
-        scores = json.loads((project / "metrics/eval.json").read_text())
+        scores = json.loads((project / "metrics/eval_details.json").read_text())
         long = scores["slices"]["truncated"]
         decided = json.loads((project / "models/decision.json").read_text())["long_reviews"]
         rows.append([title, f"{scores['accuracy']:.4f} ({scores['accuracy_ci_low']:.3f}–"

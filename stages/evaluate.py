@@ -1,8 +1,9 @@
 """Stage `evaluate`: score the test split with models/model; choose how predictions are decided.
 
 Reads params `evaluate.*` (and the rest of params.yaml for the model card). Writes:
-- metrics/eval.json: overall and per-class figures, the accuracy's 95% interval, calibration (ECE), the
-  threshold's and the temperature's effect on test, accuracy by review length (docs/evaluation.md);
+- metrics/eval.json: the headline figures, a DVC metrics file; metrics/eval_details.json: every figure, overall
+  and per class, the 95% intervals, calibration (ECE), the threshold's and the temperature's effect on test,
+  accuracy by review length (stages/common/metric_files.py, docs/evaluation.md);
 - metrics/eval/plots/: the plot data DVCLive writes (confusion matrix, ROC and precision-recall curves,
   reliability diagram, accuracy by length), drawn by `dvc plots show` with the definitions in dvc.yaml;
 - models/decision.json: the temperature and the threshold fitted on the validation split, and how long
@@ -32,8 +33,9 @@ from stages.common import metrics
 from stages.common.checkpoint import load_tokenizer
 from stages.common.decision import Decision, write_decision
 from stages.common.errors import PipelineError, run_stage
-from stages.common.files import atomic_path, read_json, require_inputs, write_json
+from stages.common.files import atomic_path, read_json, require_inputs
 from stages.common.libraries import load_trained
+from stages.common.metric_files import write_scores
 from stages.common.model_card import MODEL_CARD, write_model_card
 from stages.common.params import EvaluateParams, load_params
 from stages.common.tokens import TOKENS_DIR, content_ids, full_lengths, load_meta, load_split, num_special_tokens
@@ -41,7 +43,6 @@ from stages.common.windows import score_reviews
 
 MODEL_DIR = "models/model"
 SPLIT_DIR = Path("data/split")
-EVAL_FILE = "metrics/eval.json"
 PLOTS_DIR = "metrics/eval"  # DVCLive's directory: the plot data under plots/
 log = logging.getLogger("evaluate")
 
@@ -284,7 +285,7 @@ def main() -> None:
 
     with atomic_path(PLOTS_DIR) as folder:
         write_plots(folder, test, decision, scores["slices"], fitted.temperature)
-    write_json(EVAL_FILE, scores)
+    write_scores(scores, read_json("metrics/data.json"))  # eval.json (headline), eval_details.json
     write_decision(decision)
     write_model_card(MODEL_CARD, params, meta, read_json("metrics/data.json"),
                      read_json("metrics/train/metrics.json"), scores, decision)

@@ -30,6 +30,7 @@ import yaml
 
 from stages.common.errors import PipelineError, run_stage
 from stages.common.files import atomic_path
+from stages.common.metric_files import DETAILS_FILE, HEADLINE
 from stages.common.params import PARAMS_FILE
 
 REPORT_DIR = Path("reports")
@@ -108,23 +109,35 @@ def number(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def metrics_section(rev: str | None) -> list[str]:
-    lines = ["## Metrics", ""]
+def metric_tables(rev: str | None, targets: list[str], drop: tuple[str, ...] = ()) -> list[str]:
+    """A table per metrics file: `dvc metrics show` (or `diff` against `rev`) of dvc.yaml's metrics files, or of
+    `targets`; figures whose names start with one of `drop` are left out."""
+    extra = [arg for target in targets for arg in ("--targets", target)] if rev else targets
+    lines: list[str] = []
     if rev:
-        diff = dvc_json("metrics", "diff", rev, "--all")
-        for path, metrics in sorted(diff.items()):
+        for path, metrics in sorted(dvc_json("metrics", "diff", rev, "--all", *extra).items()):
+            rows = {name: value for name, value in metrics.items() if not name.startswith(drop)}
             lines += [f"`{path}`", "", f"| metric | {rev} | workspace | change |", "|---|---|---|---|"]
             lines += [f"| {name} | {number(value['old'])} | {number(value['new'])} | {number(value.get('diff'))} |"
-                      for name, value in metrics.items()]
+                      for name, value in sorted(rows.items())]
             lines.append("")
         return lines
-    shown = dvc_json("metrics", "show")
+    shown = dvc_json("metrics", "show", *extra)
     for path, content in sorted(next(iter(shown.values()), {}).get("data", {}).items()):
         if "data" not in content:
             continue
+        rows = {name: value for name, value in flatten(content["data"]).items() if not name.startswith(drop)}
         lines += [f"`{path}`", "", "| metric | value |", "|---|---|"]
-        lines += [f"| {name} | {number(value)} |" for name, value in flatten(content["data"]).items()]
+        lines += [f"| {name} | {number(value)} |" for name, value in rows.items()]
         lines.append("")
+    return lines
+
+
+def metrics_section(rev: str | None) -> list[str]:
+    """The headline metrics, then every other figure: per class, per length slice, threshold, temperature."""
+    lines = ["## Metrics", "", *metric_tables(rev, [])]
+    if Path(DETAILS_FILE).is_file():
+        lines += ["## Details", "", *metric_tables(rev, [DETAILS_FILE], drop=(*HEADLINE, "data."))]
     return lines
 
 

@@ -84,12 +84,13 @@ def main() -> None:
     best = None
     if len(sources["validation"]) and (settings.keep_best or settings.early_stopping_patience is not None):
         best = library.early_stopping(settings.early_stopping_patience or settings.epochs, settings.keep_best)
+    live_dir = Path(LIVE_DIR) if chief else scratch / "live"
     resumable = resumable_training(library, fingerprint(model_settings, settings, meta, replicas), best,
-                                   STATE_DIR if chief else scratch / "train_state")
+                                   STATE_DIR if chief else scratch / "train_state", curves=live_dir)
     # Workers other than the chief keep no state, so a multi-worker run starts over rather than resume.
     initial_epoch = resumable.restore(model, allowed=not multi_worker)
     sources["train"].epoch = initial_epoch  # the data order of an epoch depends only on the seed and its number
-    live = Live(LIVE_DIR if chief else str(scratch / "live"), resume=initial_epoch > 0, dvcyaml=None,
+    live = Live(str(live_dir), resume=initial_epoch > 0, dvcyaml=None,
                 save_dvc_exp=False, report=None, monitor_system=system_monitoring(settings.monitor_system) and chief)
     live.step = initial_epoch
     steps = (len(sources["train"]) + len(sources["validation"])) * (settings.epochs - initial_epoch)

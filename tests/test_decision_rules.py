@@ -65,7 +65,7 @@ def test_a_small_validation_split_picks_a_threshold_today_and_the_rule_declines_
     assert decision["threshold"] is None and decision["threshold_reason"].startswith("declined, arg-max: ")
     assert f"on {len(labels)} validation reviews" in decision["threshold_reason"]
     assert "p = " in decision["threshold_reason"] and "not below 0.05" in decision["threshold_reason"]
-    scores = json.loads((project / "metrics/eval.json").read_text())
+    scores = json.loads((project / "metrics/eval_details.json").read_text())
     assert scores["threshold"]["applied"] is False and scores["threshold"]["p_value"] >= 0.05
     card = (project / "models/model_card.md").read_text()
     assert "not applied (arg-max)" in card and decision["threshold_reason"] in card

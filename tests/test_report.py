@@ -46,12 +46,16 @@ def test_report_renders_every_listed_plot_offline_with_its_title(project):
     spec = next(entry["content"] for key, entries in listed.items() for entry in entries
                 if plot_title(key, entries) == "Reliability diagram (test)")
     curves = {row["curve"] for row in spec["data"]["values"]}
-    temperature = json.loads((project / "metrics/eval.json").read_text())["temperature_scaled"]["temperature"]
+    temperature = json.loads((project / "metrics/eval_details.json").read_text())["temperature_scaled"]["temperature"]
     assert {"model (no temperature)", "perfect calibration (diagonal)"} < curves
     assert any(curve.startswith(f"temperature T = {temperature:g} (") for curve in curves), curves
     assert spec["encoding"]["x"]["axis"]["values"] == [0, 0.2, 0.4, 0.6, 0.8, 1]
     svg = (report / "reliability-diagram-test.svg").read_text()
     assert ">perfect calibration (diagonal)</text>" in svg and ">0.4</text>" in svg and "0.500.55" not in svg
+    details = json.loads((project / "metrics/eval_details.json").read_text())  # below the headline metrics
+    positive = details["per_class"]["positive"]
+    assert f"| per_class.positive.f1 | {positive['f1']:.4g} |" in markdown.split("## Details")[1]
+    assert "| slices.truncated.count |" in markdown and "| temperature_scaled.temperature |" in markdown
     assert "| train.learning_rate | 0.001 |" in markdown
 
 

@@ -47,7 +47,7 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, mo
     project = copy_project(tmp_path / "killed", params_for(library))
     dvc("repro", "tokenize", cwd=project)
     training = start("train", project)
-    kill_when(training, project / "models/train_state/last_epoch/progress.json")  # epoch 1 saved: now in epoch 2
+    kill_when(training, project / "models/.train_state/last_epoch/progress.json")  # epoch 1 saved: now in epoch 2
     assert not (project / "models/model").exists()
 
     result = dvc("repro", cwd=project)
@@ -60,7 +60,7 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, mo
         assert json.loads((project / metrics).read_text()) == json.loads((reference / metrics).read_text())
     steps = (project / "metrics/train/plots/metrics/train/loss.tsv").read_text().splitlines()
     assert steps == (reference / "metrics/train/plots/metrics/train/loss.tsv").read_text().splitlines()
-    assert json.loads((project / "models/train_state/state.json").read_text())["completed"] is True
+    assert json.loads((project / "models/.train_state/state.json").read_text())["completed"] is True
 
 
 def test_killed_tokenize_leaves_no_partial_output(tmp_path):

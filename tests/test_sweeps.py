@@ -4,6 +4,7 @@ each in its own temporary copy, compared with `dvc exp show`."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 
@@ -47,12 +48,16 @@ def test_a_queued_grid_runs_each_experiment_with_its_own_params_metrics_and_resu
     assert sorted(rates) == [1e-3, 4e-3]
     assert metrics[0] != metrics[1]  # each its own run, not one result shown twice
 
-    # each copy trained from scratch with its own resume state, and left it marked complete
-    states = [json.loads(run(["git", "show", f"{experiment['rev']}:models/train_state/state.json"], project).stdout)
-              for experiment in experiments]
-    assert all(state["completed"] for state in states)
-    assert states[0]["settings"] != states[1]["settings"]
-    assert not (project / "models/train_state").exists()  # the workspace's state was never touched
+    # each copy trained from scratch with its own resume state, in its own copy of the repository, and committed none
+    folders = set()
+    for experiment in experiments:
+        log = dvc("queue", "logs", experiment["name"], cwd=project).stdout
+        assert "resuming after" not in log
+        folders |= set(re.findall(r"resume state in (\S+)", log))
+        files = run(["git", "ls-tree", "-r", "--name-only", experiment["rev"]], project).stdout.split()
+        assert not [name for name in files if "train_state" in name]
+    assert len(folders) == 2 and all("/.dvc/tmp/exps/" in folder for folder in folders), folders
+    assert not (project / "models/.train_state").exists()  # the workspace's state was never touched
 
     table = dvc("exp", "show", "--md", "--sort-by", "metrics/eval.json:roc_auc", "--sort-order", "desc", "--drop",
                 ".*", "--keep", "Experiment|train.learning_rate|roc_auc", "--hide-workspace", cwd=project).stdout

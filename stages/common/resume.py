@@ -1,9 +1,14 @@
 """Resuming `train` after an interruption.
 
-After every epoch, models/train_state/last_epoch/ is replaced atomically: model weights, optimizer
-variables, the dropout layers' random generator states, the epoch number and the best-epoch bookkeeping.
-models/train_state is a DVC `persist` output, so `dvc repro` keeps it. A rerun with the same settings
-continues after the last completed epoch; different settings, or a completed run, start over.
+After every epoch, models/.train_state/last_epoch/ is replaced atomically: model weights, optimizer
+variables, the dropout layers' random generator states, the epoch number, the best-epoch bookkeeping and a
+copy of the training curves written so far (DVCLive's metrics/train/). A rerun with the same settings puts
+the curves back and continues after the last completed epoch; different settings, or a completed run, start
+over.
+
+The state is no DVC output and git ignores it: DVC's run-cache restores no stage with a `persist` output, so
+train has none; `dvc repro` removes train's outputs before it runs, not this folder; and a queued experiment
+runs in its own copy of the repository, with its own state. Nobody commits or pushes it.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import numpy as np
 
 from stages.common.files import atomic_path, read_json, write_json
 
-STATE_DIR = Path("models/train_state")
+STATE_DIR = Path("models/.train_state")
 log = logging.getLogger("train")
 
 
@@ -44,12 +49,15 @@ class _Resumable:
     EarlyStopping in the callback list: it carries that callback's best epoch across a resume.
     """
 
-    def __init__(self, library: Any, settings_fingerprint: str, best: Any | None, folder: Path = STATE_DIR) -> None:
+    def __init__(self, library: Any, settings_fingerprint: str, best: Any | None, folder: Path = STATE_DIR,
+                 curves: Path | None = None) -> None:
         super().__init__()
         self.library, self.folder, self.settings, self.best = library, folder, settings_fingerprint, best
+        self.curves = curves  # DVCLive's folder: saved with each epoch, put back on resume
         self.resumed: dict | None = None
 
     def restore(self, model: Any, allowed: bool = True) -> int:
+        log.info("resume state in %s", self.folder.resolve())
         state = read_json(self.folder / "state.json") if (self.folder / "state.json").is_file() else {}
         last = self.folder / "last_epoch"
         if not allowed or state.get("settings") != self.settings or state.get("completed") or not last.is_dir():
@@ -63,6 +71,10 @@ class _Resumable:
             for variable, value in zip(variables, _load_arrays(last / saved), strict=True):
                 variable.assign(value)
         self.resumed = read_json(last / "progress.json")
+        if self.curves is not None:  # the curves up to the saved epoch, which DVCLive resumes after
+            shutil.rmtree(self.curves, ignore_errors=True)
+            if (last / "curves").is_dir():
+                shutil.copytree(last / "curves", self.curves)
         log.info("resuming after epoch %d from %s", self.resumed["epochs_done"], last)
         return self.resumed["epochs_done"]
 
@@ -84,13 +96,17 @@ class _Resumable:
                 _save_arrays(last / "best_weights.npz", self.best.best_weights)
                 best = {"value": float(self.best.best), "epoch": self.best.best_epoch, "wait": self.best.wait}
             write_json(last / "progress.json", {"epochs_done": epoch + 1, "best": best})
+            if self.curves is not None and self.curves.is_dir():  # DVCLive's callback has logged this epoch
+                shutil.copytree(self.curves, last / "curves")
 
     def on_train_end(self, logs=None) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
         write_json(self.folder / "state.json", {"settings": self.settings, "completed": True})
 
 
-def resumable_training(library: Any, settings_fingerprint: str, best: Any | None, folder: Path = STATE_DIR) -> Any:
-    """The resume callback, as a subclass of the Keras Callback that `library`'s models accept."""
+def resumable_training(library: Any, settings_fingerprint: str, best: Any | None, folder: Path = STATE_DIR,
+                       curves: Path | None = None) -> Any:
+    """The resume callback, as a subclass of the Keras Callback that `library`'s models accept; `curves`, DVCLive's
+    folder, is kept with the state (put the callback after DVCLive's in the callback list)."""
     callback_class = type("ResumableTraining", (_Resumable, library.callback_base()), {})
-    return callback_class(library, settings_fingerprint, best, folder)
+    return callback_class(library, settings_fingerprint, best, folder, curves)
