@@ -49,6 +49,17 @@ TEST_CORPUS = [
 ] * 20
 
 
+def free_ports(count: int) -> list[int]:
+    """`count` distinct free TCP ports on 127.0.0.1 (for servers and workers a test starts)."""
+    sockets = [socket.socket() for _ in range(count)]
+    for sock in sockets:
+        sock.bind(("127.0.0.1", 0))
+    ports = [sock.getsockname()[1] for sock in sockets]
+    for sock in sockets:
+        sock.close()
+    return ports
+
+
 def make_tiny_checkpoint(folder: Path, vocab_size: int = 200) -> Path:
     """A tiny random-weight BERT: WordPiece vocab trained here with `tokenizers`, config, TF weights."""
     from tokenizers import BertWordPieceTokenizer, processors

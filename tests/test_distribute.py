@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import textwrap
@@ -12,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import copy_project, demo_params, run, subprocess_env
+from conftest import copy_project, demo_params, free_ports, run, subprocess_env
 
 from stages.common.libraries import load_trained
 
@@ -66,16 +65,6 @@ def test_mirrored_strategy_over_two_logical_cpus(tokenized):
     model = load_trained(tokenized / "models/model", ["negative", "positive"])
     inputs = {"input_ids": np.array([[2, 40, 50, 3]]), "attention_mask": np.ones((1, 4), dtype=int)}
     assert model.logits(inputs).shape == (1, 2)
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def test_two_multi_worker_processes_train_together_and_only_the_chief_writes(tokenized):

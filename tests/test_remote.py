@@ -13,7 +13,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, demo_params, dvc, run, subprocess_env
+from conftest import copy_project, demo_params, dvc, free_ports, run, subprocess_env
 
 STAGES = {"split", "tokenize", "train", "evaluate", "export"}
 CACHED = "Stage 'train' is cached - skipping run, checking out outputs"  # DVC's words (dvc/stage/cache.py)
@@ -47,16 +46,6 @@ def set_param(project: Path, group: str, key: str, value) -> None:
     params = yaml.safe_load((project / "params.yaml").read_text())
     params[group][key] = value
     (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 @dataclass
