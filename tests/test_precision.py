@@ -39,17 +39,19 @@ def test_native_bf16_is_read_from_cpuinfo(tmp_path, cpuinfo, expected):
 
 def test_the_policy_and_its_reason(monkeypatch):
     monkeypatch.setattr(precision, "cpu_bf16_features", lambda: ["avx512_bf16"])
-    assert precision.choose_precision(True, None) == precision.Precision(
+    assert precision.choose_precision(True, []) == precision.Precision(
         "mixed_bfloat16", "the CPU computes bfloat16 natively (avx512_bf16)")
-    assert precision.choose_precision(False, None).policy == "float32"
-    assert precision.choose_precision(True, "mixed_float16").policy == "mixed_float16"  # the accelerator's choice
+    assert precision.choose_precision(False, []).policy == "float32"
+    assert precision.choose_precision(True, [False]).policy == "mixed_float16"  # a GPU before compute capability 8
+    assert precision.choose_precision(True, [True, True]).policy == "mixed_bfloat16"  # TPUs, A100, H100
+    assert precision.choose_precision(True, [True, False]).policy == "mixed_float16"  # every device must have it
     monkeypatch.setattr(precision, "cpu_bf16_features", lambda: [])
-    kept = precision.choose_precision(True, None)
+    kept = precision.choose_precision(True, [])
     assert kept.policy == "float32" and "no native bfloat16" in kept.reason
     monkeypatch.setenv(precision.FORCE, "force")  # for measuring emulated bfloat16
-    assert precision.choose_precision(True, None) == precision.Precision(
+    assert precision.choose_precision(True, []) == precision.Precision(
         "mixed_bfloat16", "PIPELINE_CPU_BF16=force, emulated on this CPU")
-    assert precision.choose_precision(False, None).policy == "float32"
+    assert precision.choose_precision(False, []).policy == "float32"
 
 
 def settings(**changes) -> TrainParams:

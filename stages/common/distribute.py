@@ -58,6 +58,12 @@ def is_chief() -> bool:
     return task["type"] == "worker" and task.get("index", 0) == 0 and "chief" not in config.get("cluster", {})
 
 
-def mixed_precision_policy(tpu: bool) -> str:
-    """bfloat16 on TPUs, which compute in it natively; float16 with loss scaling on GPUs."""
-    return "mixed_bfloat16" if tpu else "mixed_float16"
+def tensorflow_gpus() -> list[tuple[str, bool]]:
+    """(name, computes bfloat16 natively: compute capability 8+) for each GPU TensorFlow sees."""
+    import tensorflow as tf
+
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        found.append((details.get("device_name", gpu.name), details.get("compute_capability", (0, 0))[0] >= 8))
+    return found

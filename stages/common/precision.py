@@ -1,6 +1,7 @@
 """The Keras dtype policy training runs in, from `train.mixed_precision` and the hardware, with the reason.
 
-- GPUs and TPUs: the library's choice (bfloat16 where every device computes it natively, else float16).
+- GPUs and TPUs: `mixed_bfloat16` where every device computes it natively (TPUs; NVIDIA compute capability 8+),
+  else `mixed_float16` with loss scaling (`accelerator_policy`, the same for both model libraries).
 - CPUs: `mixed_bfloat16` where the CPU has native bfloat16 instructions (AVX512_BF16 or AMX on x86, BF16 on
   Arm); without them bfloat16 is emulated in float32 and slower (bench/train_throughput.py), so float32 stays.
 
@@ -40,12 +41,18 @@ def cpu_bf16_features(cpuinfo: Path = CPUINFO) -> list[str]:
     return [name for name in NATIVE_BF16 if name in found]
 
 
-def choose_precision(wanted: bool, accelerator_policy: str | None) -> Precision:
-    """`accelerator_policy`: the mixed policy the library picked for its GPUs or TPUs, or None on a CPU."""
+def accelerator_policy(native_bf16: list[bool]) -> str:
+    """For GPUs and TPUs, one flag each (computes bfloat16 natively: TPUs, NVIDIA compute capability 8+ such as
+    A100 and H100): bfloat16 needs no loss scaling and keeps float32's range; older GPUs get float16."""
+    return "mixed_bfloat16" if all(native_bf16) else "mixed_float16"
+
+
+def choose_precision(wanted: bool, accelerators_bf16: list[bool]) -> Precision:
+    """`accelerators_bf16`: `accelerator_policy`'s flags for the GPUs or TPUs in use; empty on a CPU."""
     if not wanted:
         return Precision("float32", "train.mixed_precision is false")
-    if accelerator_policy is not None:
-        return Precision(accelerator_policy, "train.mixed_precision on the accelerator")
+    if accelerators_bf16:
+        return Precision(accelerator_policy(accelerators_bf16), "train.mixed_precision on the accelerator")
     features = cpu_bf16_features()
     if os.environ.get(FORCE) == "force":
         native = f"native: {', '.join(features)}" if features else "emulated on this CPU"

@@ -104,7 +104,7 @@ class KerasHubLibrary(ModelLibrary):
         from stages.common.precision import choose_precision
 
         devices = accelerators()
-        precision = choose_precision(settings.mixed_precision, mixed_precision_policy(devices) if devices else None)
+        precision = choose_precision(settings.mixed_precision, [bf16 for _, bf16 in devices])
         keras.mixed_precision.set_global_policy(precision.policy)
         # JAX runs op by op without XLA, far slower than compiled even on a CPU: it always compiles.
         jit_compile = backend == "jax" or (settings.jit_compile and bool(devices))
@@ -266,25 +266,15 @@ def accelerators() -> list[tuple[str, bool]]:
         return [(device.device_kind, device.platform == "tpu" or float(getattr(device, "compute_capability", 0)) >= 8)
                 for device in jax.devices() if device.platform != "cpu"]
     if backend == "tensorflow":
-        import tensorflow as tf
+        from stages.common.distribute import tensorflow_gpus
 
-        found = []
-        for gpu in tf.config.list_physical_devices("GPU"):
-            details = tf.config.experimental.get_device_details(gpu)
-            found.append((details.get("device_name", gpu.name), details.get("compute_capability", (0, 0))[0] >= 8))
-        return found
+        return tensorflow_gpus()
     if backend == "torch":
         import torch
 
         return [(torch.cuda.get_device_name(index), torch.cuda.get_device_capability(index)[0] >= 8)
                 for index in range(torch.cuda.device_count())]
     return []
-
-
-def mixed_precision_policy(devices: list[tuple[str, bool]]) -> str:
-    """bfloat16 where every device computes in it natively (TPUs; NVIDIA compute capability 8+: A100, H100),
-    which needs no loss scaling; float16 with loss scaling on older GPUs."""
-    return "mixed_bfloat16" if all(bf16 for _, bf16 in devices) else "mixed_float16"
 
 
 LIBRARY = KerasHubLibrary()

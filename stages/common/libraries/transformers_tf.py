@@ -75,7 +75,7 @@ class TransformersLibrary(ModelLibrary):
         return "tensorflow"
 
     def configure(self, settings: Any) -> Runtime:
-        from stages.common.distribute import mixed_precision_policy
+        from stages.common.distribute import tensorflow_gpus
         from stages.common.precision import choose_precision
 
         tf.keras.utils.set_random_seed(settings.seed)
@@ -86,7 +86,8 @@ class TransformersLibrary(ModelLibrary):
         gpus = [device.name for device in tf.config.list_logical_devices("GPU")]
         tpu = settings.strategy == "tpu"
         accelerated = bool(gpus) or tpu
-        precision = choose_precision(settings.mixed_precision, mixed_precision_policy(tpu) if accelerated else None)
+        native_bf16 = [True] if tpu else [bf16 for _, bf16 in tensorflow_gpus()]
+        precision = choose_precision(settings.mixed_precision, native_bf16)
         tf.keras.mixed_precision.set_global_policy(precision.policy)
         return Runtime("tensorflow", gpus, accelerated, tf.keras.mixed_precision.global_policy().name,
                        settings.jit_compile and accelerated, precision.reason)
