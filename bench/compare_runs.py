@@ -22,7 +22,7 @@ from pathlib import Path
 from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stages' helpers
-from stages.common.metrics import Z_95, wilson_interval  # noqa: E402
+from stages.common.metrics import Z_95, mcnemar_p, wilson_interval  # noqa: E402
 
 VERDICTS = Path("metrics/eval/plots/sklearn/confusion_matrix.json")
 
@@ -41,21 +41,21 @@ def read_verdicts(path: Path) -> list[tuple[str, str]]:
 
 def paired_comparison(first: list[tuple[str, str]], second: list[tuple[str, str]]) -> dict:
     """Accuracies, the paired difference second minus first with a 95% interval, and the exact McNemar p."""
-    from scipy.stats import binom
+    import numpy as np
 
     if [actual for actual, _ in first] != [actual for actual, _ in second]:
         raise SystemExit("compare_runs: the two runs scored different test reviews (labels differ in number or "
                          "order): compare runs of the same split")
     n = len(first)
-    first_right = [actual == predicted for actual, predicted in first]
-    second_right = [actual == predicted for actual, predicted in second]
-    only_second = sum(b and not a for a, b in zip(first_right, second_right, strict=True))
-    only_first = sum(a and not b for a, b in zip(first_right, second_right, strict=True))
+    first_right = np.array([actual == predicted for actual, predicted in first])
+    second_right = np.array([actual == predicted for actual, predicted in second])
+    only_second = int((second_right & ~first_right).sum())
+    only_first = int((first_right & ~second_right).sum())
     difference = (only_second - only_first) / n
     spread = Z_95 * math.sqrt(max((only_second + only_first) / n - difference**2, 0.0) / n)
-    discordant = only_first + only_second
-    p = 1.0 if discordant == 0 else min(1.0, 2 * float(binom.cdf(min(only_first, only_second), discordant, 0.5)))
-    return {"examples": n, "accuracy": [sum(first_right) / n, sum(second_right) / n],
+    # Two-sided: twice the one-sided p of whichever run wins more of the reviews where exactly one is right.
+    p = min(1.0, 2 * min(mcnemar_p(first_right, second_right), mcnemar_p(second_right, first_right)))
+    return {"examples": n, "accuracy": [float(first_right.mean()), float(second_right.mean())],
             "difference": difference, "difference_low": difference - spread, "difference_high": difference + spread,
             "only_first_right": only_first, "only_second_right": only_second, "mcnemar_p": p}
 
