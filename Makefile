@@ -6,28 +6,34 @@ export HF_HUB_OFFLINE := 1
 
 .PHONY: demo test lint repro report clean
 
-$(VENV)/installed: requirements.txt
+# The pipeline: the package `imdb_bert` (src/) with the pins of requirements.txt, installed editable.
+$(VENV)/installed: requirements.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+# Development adds requirements-dev.txt: pytest, ruff, the servers the tests start.
+$(VENV)/dev-installed: $(VENV)/installed requirements-dev.txt
+	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 demo: $(VENV)/installed
 	bash demo/run.sh
 
 # Two workers: much of a test's time is one core busy (imports, DVC, Python), so two keep both cores in use.
-test: $(VENV)/installed
-	$(BIN)/python -m pytest -n 2
+test: $(VENV)/dev-installed
+	$(BIN)/python -m pytest -n 2 --durations=15
 
-lint: $(VENV)/installed
+lint: $(VENV)/dev-installed
 	$(BIN)/ruff check .
 
 repro: $(VENV)/installed
-	$(BIN)/python stages/preflight.py
+	$(BIN)/imdb-preflight
 	$(BIN)/dvc repro
 
 report: $(VENV)/installed
-	$(BIN)/python stages/report.py
+	$(BIN)/imdb-report
 
 clean:
 	rm -rf .demo

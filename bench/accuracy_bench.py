@@ -77,7 +77,7 @@ def write_subset(path: Path, rows: int, seed: int) -> dict:
     """`rows` reviews (half of each label) whose text, <br /> stripped, occurs once in the whole CSV."""
     import pandas as pd
 
-    from stages.common.reviews import read_reviews, strip_html_line_breaks
+    from imdb_bert.data import read_reviews, strip_html_line_breaks
 
     reviews = pd.read_csv(REVIEWS_CSV, keep_default_na=False)
     parsed = read_reviews(REVIEWS_CSV, "review", "sentiment", ["negative", "positive"])  # validates the file
@@ -90,9 +90,9 @@ def write_subset(path: Path, rows: int, seed: int) -> dict:
 
 def tutorial_leak(test_size: float, seed: int) -> dict:
     """On the whole CSV split the tutorial's way: test reviews whose exact text is also in train."""
-    from stages.common.params import DataParams
-    from stages.common.reviews import read_reviews
-    from stages.split import split_reviews
+    from imdb_bert.data import read_reviews
+    from imdb_bert.params import DataParams
+    from imdb_bert.stages.split import split_reviews
 
     reviews = read_reviews(REVIEWS_CSV, "review", "sentiment", ["negative", "positive"])
     params = DataParams(raw_csv=str(REVIEWS_CSV), text_column="review", label_column="sentiment",

@@ -22,7 +22,7 @@ from pathlib import Path
 from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stages' helpers
-from stages.common.metrics import Z_95, mcnemar_p, wilson_interval  # noqa: E402
+from imdb_bert.evaluation.metrics import Z_95, mcnemar_p, wilson_interval  # noqa: E402
 
 VERDICTS = Path("metrics/eval/plots/sklearn/confusion_matrix.json")
 

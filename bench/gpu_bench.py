@@ -7,7 +7,7 @@
 The model is KerasHub's BERT (`keras_hub.models.BertBackbone` + `BertTextClassifier`, two classes, no preprocessor)
 built from bert-base-cased's config with random weights (vocabulary 28,996, hidden 768, 12 layers, 12 heads,
 intermediate 3,072, 512 positions): no download. Batches of 32 reviews at max_length 512 come from the project's own
-batch source (`stages.common.inputs.BatchSource` over an in-memory token cache) whose review lengths are drawn from the
+batch source (`imdb_bert.batches.BatchSource` over an in-memory token cache) whose review lengths are drawn from the
 real IMDB token-length histogram in bench/review_lengths.json (longer reviews truncated to max_length). Training is
 `model.fit` on Keras' AdamW with SparseCategoricalCrossentropy(from_logits=True), on whatever Keras backend is
 selected (KERAS_BACKEND; jax when unset and JAX is installed). Variants (--variants; the first two by default):
@@ -74,8 +74,8 @@ ROOT = Path(__file__).resolve().parents[1]
 LENGTHS_TABLE = Path(__file__).resolve().parent / "review_lengths.json"
 sys.path.insert(0, str(ROOT))
 
-from stages.common.inputs import BatchSource, batch_features, batch_width  # noqa: E402  (numpy only)
-from stages.common.tokens import TokenizedSplit  # noqa: E402
+from imdb_bert.batches import BatchSource, batch_features, batch_width  # noqa: E402  (numpy only)
+from imdb_bert.tokens import TokenizedSplit  # noqa: E402
 
 INPUT_NAMES = ["input_ids", "token_type_ids", "attention_mask"]
 KERAS_HUB_NAMES = {"input_ids": "token_ids", "token_type_ids": "segment_ids", "attention_mask": "padding_mask"}

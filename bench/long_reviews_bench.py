@@ -107,9 +107,9 @@ def passes_per_review(project: Path, max_length: int, evaluate: dict) -> float:
     sys.path.insert(0, str(ROOT))
     import pandas as pd
 
-    from stages.common.checkpoint import load_tokenizer
-    from stages.common.tokens import content_ids, num_special_tokens
-    from stages.common.windows import window_starts
+    from imdb_bert.scoring import window_starts
+    from imdb_bert.tokenizer import load_tokenizer
+    from imdb_bert.tokens import content_ids, num_special_tokens
 
     if evaluate["long_reviews"] == "truncate":
         return 1.0
@@ -132,8 +132,8 @@ def serving_table(project: Path, subset: Path, args: argparse.Namespace, log: Pa
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  (the SavedModel's tokenizer ops)
 
-    from stages.common.decision import DECISION_FILE, read_decision
-    from stages.predict import Predictor
+    from imdb_bert.commands.predict import Predictor
+    from imdb_bert.decisions import DECISION_FILE, read_decision
 
     test = pd.read_csv("data/split/test.csv", keep_default_na=False)
     texts, labels = test["text"].tolist(), test["label"].to_numpy()

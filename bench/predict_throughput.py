@@ -19,7 +19,7 @@ Forward passes = sequences scored (a window is one). Passes/s of a path = its se
 share of the bare forward's passes/s is the overhead measure (goal: at least 0.9). Reviews/s of predict against
 `before #19` is the speed-up (goal: at least 1.4x with windows at 128). Each figure is the median of `--repeats`
 timed runs after one untimed warm-up run of every path on a few reviews. float32: bf16 inference is not switched on
-(stages/common/windows.py `score_reviews` is the one place it would go). Prints a Markdown table; `--json` also
+(src/imdb_bert/scoring.py `score_reviews` is the one place it would go). Prints a Markdown table; `--json` also
 writes the figures.
 """
 
@@ -38,7 +38,7 @@ from report import markdown_table  # bench/ is on sys.path when run
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import stages.common  # noqa: E402,F401  (selects tf-keras before TensorFlow is imported)
+import imdb_bert  # noqa: E402,F401  (selects tf-keras before TensorFlow is imported)
 
 REVIEWS_CSV = ROOT.parent / "shared/data/imdb/IMDB Dataset.csv"
 CHECKPOINT = ROOT.parent / "shared/models/minilm-l6-h384-uncased"
@@ -54,10 +54,10 @@ def sample_reviews(count: int, seed: int) -> list[str]:
 
 def model_directory(work: Path, max_length: int) -> Path:
     """A trained model directory of the pretrained MiniLM with a fresh head, as `train` would save it."""
-    from stages.common.checkpoint import load_tokenizer
-    from stages.common.files import write_json
-    from stages.common.libraries import get_library, save_trained
-    from stages.common.tokens import TOKENIZATION_FILE
+    from imdb_bert.files import write_json
+    from imdb_bert.models import get_library, save_trained
+    from imdb_bert.tokenizer import load_tokenizer
+    from imdb_bert.tokens import TOKENIZATION_FILE
 
     out = work / f"model-{max_length}"
     if (out / TOKENIZATION_FILE).is_file():
@@ -77,9 +77,9 @@ def scored_rows(predictor, texts: list[str], mode: str):
     import numpy as np
     import pandas as pd
 
-    from stages.common.reviews import strip_html_line_breaks
-    from stages.common.tokens import TokenizedSplit, content_ids, full_lengths, id_dtype, pad, with_special_tokens
-    from stages.common.windows import window_sequences
+    from imdb_bert.data import strip_html_line_breaks
+    from imdb_bert.scoring import window_sequences
+    from imdb_bert.tokens import TokenizedSplit, content_ids, full_lengths, id_dtype, pad, with_special_tokens
 
     max_length = predictor.settings["max_length"]
     tokenizer = predictor.tokenizer
@@ -102,7 +102,7 @@ def bare_forward(predictor, rows, batch_size: int):
     """A function running the model over `rows` in predict's batches, built up front, one traced forward."""
     import tensorflow as tf
 
-    from stages.common.inputs import BatchSource
+    from imdb_bert.batches import BatchSource
 
     names = predictor.settings["model_input_names"]
     source = BatchSource(rows, names, batch_size, shuffle_seed=None, group_by_length=True, pad_to_max_length=False,
@@ -118,14 +118,24 @@ def bare_forward(predictor, rows, batch_size: int):
     return run
 
 
+def windowed_probabilities_before_19(model, tokenizer, ids, max_length, stride, input_names, batch_size):
+    """The removed windows-only path of #19, kept here as what the bench compares against."""
+    from imdb_bert.scoring import mean_window_logits, predict_rows, window_sequences
+    from imdb_bert.tokens import id_dtype, pad
+
+    sequences, owners = window_sequences(tokenizer, ids, max_length, stride)
+    split = pad(sequences, max_length, tokenizer.pad_token_id, id_dtype(len(tokenizer)))
+    return mean_window_logits(predict_rows(model, split, input_names, batch_size), owners, len(ids))
+
+
 def before_issue_19(predictor, texts: list[str]) -> None:
     """`predict` before #19: all reviews truncated in one call, then the long ones over windows in another."""
     import numpy as np
     import pandas as pd
 
-    from stages.common.reviews import strip_html_line_breaks
-    from stages.common.tokens import content_ids, full_lengths, id_dtype, pad, with_special_tokens
-    from stages.common.windows import predict_rows, windowed_probabilities
+    from imdb_bert.data import strip_html_line_breaks
+    from imdb_bert.scoring import predict_rows
+    from imdb_bert.tokens import content_ids, full_lengths, id_dtype, pad, with_special_tokens
 
     settings, tokenizer = predictor.settings, predictor.tokenizer
     max_length = settings["max_length"]
@@ -135,7 +145,7 @@ def before_issue_19(predictor, texts: list[str]) -> None:
     probabilities = predict_rows(predictor.model, split, settings["model_input_names"], predictor.batch_size)
     long = np.flatnonzero(full_lengths(tokenizer, ids) > max_length)
     if len(long):
-        probabilities[long] = windowed_probabilities(predictor.model, tokenizer, [ids[i] for i in long], max_length,
+        probabilities[long] = windowed_probabilities_before_19(predictor.model, tokenizer, [ids[i] for i in long], max_length,
                                                      predictor.decision.window_stride,
                                                      settings["model_input_names"], predictor.batch_size)
 
@@ -150,10 +160,10 @@ def timed(function, repeats: int) -> float:
 
 
 def measure(work: Path, texts: list[str], max_length: int, mode: str, args: argparse.Namespace) -> list[dict]:
-    from stages.common.decision import Decision
-    from stages.common.tokens import num_special_tokens
-    from stages.common.windows import score_reviews
-    from stages.predict import Predictor
+    from imdb_bert.commands.predict import Predictor
+    from imdb_bert.decisions import Decision
+    from imdb_bert.scoring import score_reviews
+    from imdb_bert.tokens import num_special_tokens
 
     predictor = Predictor(model_directory(work, max_length), args.batch_size)
     stride = max(1, round((max_length - num_special_tokens(predictor.tokenizer)) * args.stride))

@@ -29,7 +29,7 @@ def review_lengths(csv_path: Path, tokenizer_dir: Path) -> np.ndarray:
     from tokenizers import Tokenizer
 
     sys.path.insert(0, str(ROOT))
-    from stages.common.reviews import read_reviews, strip_html_line_breaks
+    from imdb_bert.data import read_reviews, strip_html_line_breaks
 
     texts = strip_html_line_breaks(read_reviews(csv_path, "review", "sentiment", ["negative", "positive"])["text"])
     texts = texts.drop_duplicates().tolist()

@@ -5,7 +5,7 @@
 Builds an N-row CSV in the Kaggle schema (review,sentiment) in a temp dir by repeating the real IMDB reviews,
 each repeat made distinct with " (copy K)" so that `split` does not drop it as a duplicate; copies stages/ and
 params.yaml into a scratch project beside it (raw_csv = that CSV, the local MiniLM checkpoint, max_length 512),
-runs `python stages/split.py` then `python stages/tokenize.py` there, each under /usr/bin/time -v (or a small
+runs `python -m imdb_bert.stages.split` then `python -m imdb_bert.stages.tokenize_reviews` there, each under /usr/bin/time -v (or a small
 os.wait4 wrapper where GNU time is missing), and prints a markdown table. The temp dir is deleted at the end.
 """
 

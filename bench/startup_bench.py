@@ -11,7 +11,7 @@ the real CSV, a local MiniLM checkpoint directory and head truncation (the tutor
   (`bench/tokenize_bench.py --worker tutorial`: interpreter, imports, slow tokenizer, loop, np.save) on
   the same reviews (the three split CSVs);
 - in-process: the tokenization alone (our tokenize_split over the three splits; the tutorial's loop);
-- the parts: interpreter start-up, the stage's imports, the tokenizer's loading, `python stages/tokenize.py`
+- the parts: interpreter start-up, the stage's imports, the tokenizer's loading, `python -m imdb_bert.stages.tokenize_reviews`
   alone, and DVC's own start-up (`dvc --version`) and checks (`dvc status`).
 Runs are interleaved (one of each per repeat) so that other load on the machine hits both alike; medians
 of wall seconds are printed, with the load average before and after, and the CPU seconds (user + system,
@@ -42,13 +42,13 @@ REVIEWS_CSV = ROOT.parent / "shared" / "data" / "imdb" / "IMDB Dataset.csv"
 CHECKPOINT = ROOT.parent / "shared" / "models" / "minilm-l6-h384-uncased"
 SPLITS = ("train", "validation", "test")
 
-IMPORTS = "import sys; sys.path.insert(0, '.'); import stages.tokenize"
-LOAD = ("import sys; sys.path.insert(0, '.'); import stages.tokenize as t; "
+IMPORTS = "import sys; sys.path.insert(0, '.'); import imdb_bert.stages.tokenize_reviews"
+LOAD = ("import sys; sys.path.insert(0, '.'); import imdb_bert.stages.tokenize_reviews as t; "
         "loader = getattr(t, 'load_tokenize_tokenizer', None) or t.load_tokenizer; loader(sys.argv[1])")
 IN_PROCESS = """
 import json, sys, time; from pathlib import Path; sys.path.insert(0, '.')
-import stages.tokenize as t
-from stages.common.params import load_params
+import imdb_bert.stages.tokenize_reviews as t
+from imdb_bert.params import load_params
 loader = getattr(t, 'load_tokenize_tokenizer', None) or t.load_tokenizer
 params = load_params(); tokenizer = loader(params.model.checkpoint); out = Path(sys.argv[1])
 start = time.perf_counter()
@@ -122,10 +122,10 @@ def one_round(project: Path, max_length: int, before: Path | None = None) -> dic
     times["tutorial script"] = seconds
     times["tutorial loop (in-process)"] = json.loads(stdout.strip().splitlines()[-1])["seconds"]
     times["python -c pass"] = timed([python, "-c", "pass"], project)[0]
-    times["import stages.tokenize"] = timed([python, "-c", IMPORTS], project)[0]
+    times["import imdb_bert.stages.tokenize_reviews"] = timed([python, "-c", IMPORTS], project)[0]
     times["import + load the tokenizer"] = timed([python, "-c", LOAD, str(CHECKPOINT)], project,
                                                  "import + load the tokenizer")[0]
-    times["python stages/tokenize.py"] = timed([python, "stages/tokenize.py"], project)[0]
+    times["python -m imdb_bert.stages.tokenize_reviews"] = timed([python, "-m", "imdb_bert.stages.tokenize_reviews"], project)[0]
     ours = project / "scratch-ours"
     shutil.rmtree(ours, ignore_errors=True)
     times["ours: tokenize_split (in-process)"] = json.loads(timed([python, "-c", IN_PROCESS, str(ours)],

@@ -64,17 +64,17 @@ def bytes_on_disk(folder: Path) -> int:
 
 
 def import_stages() -> None:
-    """Put the repo root on sys.path and import stages.common, which sets TF_USE_LEGACY_KERAS."""
+    """Put the repo root on sys.path and import imdb_bert, which sets TF_USE_LEGACY_KERAS."""
     sys.path.insert(0, str(ROOT))
-    import stages.common  # noqa: F401
+    import imdb_bert  # noqa: F401
 
 
 def run_ours(csv: Path, out: Path, max_length: int) -> tuple[float, float, tuple[float, float]]:
     """Our stage: its tokenizer in batches, uint16 ids streamed into memory-mapped arrays."""
     import_stages()
-    from stages.common.fast_tokenizer import load_tokenize_tokenizer
-    from stages.common.params import TokenizeParams
-    from stages.tokenize import tokenize_split
+    from imdb_bert.params import TokenizeParams
+    from imdb_bert.stages.tokenize_reviews import tokenize_split
+    from imdb_bert.tokenizer import load_tokenize_tokenizer
 
     tokenizer = load_tokenize_tokenizer(str(CHECKPOINT))
     baseline, cpu, start = max_rss_mb(), cpu_seconds(), time.perf_counter()
@@ -144,7 +144,7 @@ def print_table(results: dict[str, dict], count: int, max_length: int, identical
     print(f"Tokenizing the first {count} IMDB reviews at max_length={max_length}; {datetime.date.today()}, "
           f"nproc={len(os.sched_getaffinity(0))}, no GPU. "
           f"Vocab: {CHECKPOINT.name} (WordPiece; the tutorial's bert-base-cased is unavailable offline). "
-          f"ours = stages/tokenize.py tokenize_split with the stage's tokenizer (load_tokenize_tokenizer); "
+          f"ours = src/imdb_bert/stages/tokenize_reviews.py tokenize_split with the stage's tokenizer (load_tokenize_tokenizer); "
           f"tutorial = slow BertTokenizer.encode_plus per review, int64 arrays.\n")
     columns = ["implementation", "reviews", "seconds", "CPU s", "others' CPU s", "reviews/s", "RSS after load MB",
                "peak RSS MB", "bytes on disk"]

@@ -7,7 +7,7 @@
 
 Fine-tunes the real MiniLM checkpoint (TFBertForSequenceClassification, the tutorial's Adam and loss) with
 Keras `model.fit` on the same seeded sample of IMDB reviews (HTML line breaks stripped, head truncation) for two
-variants of `stages.common.inputs.BatchSource`, batch size 32:
+variants of `imdb_bert.batches.BatchSource`, batch size 32:
 
     tutorial: every review padded to max_length (pad_to_max_length=True, group_by_length=False)
     ours:     dynamic padding to the longest review of the batch, rounded up to 8, length-grouped batches
@@ -17,7 +17,7 @@ variants of `stages.common.inputs.BatchSource`, batch size 32:
 The keras_hub row runs in the same invocation as the transformers rows: compare their ratio, not absolute figures
 from different days. `--precisions` runs every row under each Keras dtype policy named (float32, mixed_bfloat16),
 whatever the CPU: the report says whether this CPU computes bfloat16 natively (AVX512_BF16 or AMX), which is
-what `train.mixed_precision` on a CPU asks for (stages/common/precision.py).
+what `train.mixed_precision` on a CPU asks for (src/imdb_bert/models/precision.py).
 
 Each (max_length, variant) runs in its own fresh process (`--worker`): it warms up on `--warmup` batches of other
 reviews (tracing the train function), then times one full pass over the `--steps` measured batches, so both
@@ -101,7 +101,7 @@ def setup_tensorflow() -> Any:
     os.environ["HF_HUB_OFFLINE"] = "1"
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    importlib.import_module("stages.common")  # first: it sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads
+    importlib.import_module("imdb_bert")  # first: it sets TF_USE_LEGACY_KERAS=1 before TensorFlow loads
     import tensorflow as tf
 
     tf.keras.utils.set_random_seed(13)
@@ -112,9 +112,9 @@ def sample_splits(max_length: int, batch_size: int, warmup: int, steps: int, see
     """(warm-up split, measured split, tokenizer): disjoint seeded samples of reviews, head-truncated."""
     import numpy as np
 
-    from stages.common.checkpoint import load_tokenizer
-    from stages.common.reviews import read_reviews, strip_html_line_breaks
-    from stages.common.tokens import TokenizedSplit, encode, id_dtype, pad
+    from imdb_bert.data import read_reviews, strip_html_line_breaks
+    from imdb_bert.tokenizer import load_tokenizer
+    from imdb_bert.tokens import TokenizedSplit, encode, id_dtype, pad
 
     reviews = read_reviews(REVIEWS_CSV, "review", "sentiment", LABELS)
     rows = np.random.default_rng(seed).choice(len(reviews), size=(warmup + steps) * batch_size, replace=False)
@@ -135,7 +135,7 @@ def sample_splits(max_length: int, batch_size: int, warmup: int, steps: int, see
 
 def recording_source(split: Any, variant: str, batch_size: int) -> Any:
     """Our BatchSource for `variant`, remembering the width of every batch it yields (in order)."""
-    from stages.common.inputs import BatchSource
+    from imdb_bert.batches import BatchSource
 
     class RecordingSource(BatchSource):
         widths: list[int]
@@ -156,7 +156,7 @@ def compiled_model(library: str) -> Any:
     """The MiniLM with the tutorial's Adam(3e-5, clipnorm 1) through a model library."""
     from types import SimpleNamespace
 
-    from stages.common.libraries import get_library
+    from imdb_bert.models import get_library
 
     checkpoint = SAFETENSORS if library == "keras_hub" else CHECKPOINT
     model = get_library(library).build(str(checkpoint), LABELS, "pretrained")
@@ -208,7 +208,7 @@ def run_worker(args: argparse.Namespace) -> dict:
 
     tf = setup_tensorflow()
     set_policy(tf, args.precision)
-    from stages.common.libraries import get_library
+    from imdb_bert.models import get_library
 
     warm_split, (split, full_lengths), _ = sample_splits(args.max_length, args.batch_size, args.warmup, args.steps,
                                                          args.seed)
@@ -335,11 +335,11 @@ def full_scale_widths(max_lengths: list[int], batch_size: int, seed: int, rows: 
 
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    importlib.import_module("stages.common")
-    from stages.common.checkpoint import load_tokenizer
-    from stages.common.inputs import batch_plan, batch_width
-    from stages.common.reviews import read_reviews, strip_html_line_breaks
-    from stages.common.tokens import encode
+    importlib.import_module("imdb_bert")
+    from imdb_bert.batches import batch_plan, batch_width
+    from imdb_bert.data import read_reviews, strip_html_line_breaks
+    from imdb_bert.tokenizer import load_tokenizer
+    from imdb_bert.tokens import encode
 
     reviews = read_reviews(REVIEWS_CSV, "review", "sentiment", LABELS)
     picked = np.random.default_rng([seed, 1]).choice(len(reviews), size=min(rows, len(reviews)), replace=False)
@@ -393,7 +393,7 @@ def describe_run(result: dict, context: dict) -> str:
 
 def print_precisions(args: argparse.Namespace, runs: dict[tuple[int, str, str], dict]) -> None:
     """bf16 against float32 for every (max_length, variant) that ran under both."""
-    from stages.common.precision import cpu_bf16_features
+    from imdb_bert.models.precision import cpu_bf16_features
 
     others = [p for p in args.precisions if p != "float32"]
     if "float32" not in args.precisions or not others:

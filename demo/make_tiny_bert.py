@@ -14,9 +14,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tokenizers import BertWordPieceTokenizer, processors  # noqa: E402
 from transformers import BertConfig, BertTokenizerFast  # noqa: E402
 
-from stages.common.params import load_params  # noqa: E402
-from stages.common.reviews import read_reviews  # noqa: E402
-from stages.split import split_reviews  # noqa: E402
+from imdb_bert.data import read_reviews  # noqa: E402
+from imdb_bert.params import load_params  # noqa: E402
+from imdb_bert.stages.split import split_reviews  # noqa: E402
 
 OUT = Path("demo/tiny-bert")
 VOCAB_SIZE = 2000

@@ -22,4 +22,4 @@ echo "== Metrics"
 dvc metrics show metrics/eval.json metrics/train/metrics.json
 echo "== Model card (models/model_card.md), its evaluation"
 sed -n '/^## Evaluation/,/^## Intended use/p' models/model_card.md | sed '$d'
-echo "== The scratch copy is $(pwd): try dvc plots show, cat models/model_card.md, dvc exp run -S train.epochs=4, python stages/predict.py \"...\""
+echo "== The scratch copy is $(pwd): try dvc plots show, cat models/model_card.md, dvc exp run -S train.epochs=4, imdb-predict \"...\""

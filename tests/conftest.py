@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import shutil
 import socket
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-import stages.common  # noqa: F401  (selects tf-keras before TensorFlow is imported)
+import imdb_bert  # noqa: F401  (selects tf-keras before TensorFlow is imported)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -131,8 +132,14 @@ def dvc(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProces
     return run([sys.executable, "-m", "dvc", *args], cwd, check=check)
 
 
+def stage_command(name: str) -> list[str]:
+    """The command dvc.yaml gives stage `name` (`python -m imdb_bert.stages...`), with this Python."""
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    return [sys.executable, *shlex.split(stages[name]["cmd"])[1:]]
+
+
 def stage(name: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess:
-    return run([sys.executable, f"stages/{name}.py"], cwd, check=check)
+    return run(stage_command(name), cwd, check=check)
 
 
 def save_pytorch_safetensors(model, folder: Path, shards: int = 1) -> Path:

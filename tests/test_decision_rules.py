@@ -7,14 +7,13 @@ max_length 64 for 2 epochs (about 2 minutes on 2 CPU cores): its validation spli
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_CSV, SHARED_MINILM, copy_project, demo_params, requires_shared, run
+from conftest import SHARED_CSV, SHARED_MINILM, copy_project, demo_params, requires_shared, run, stage_command
 
-from stages.common import metrics
+from imdb_bert.evaluation import metrics
 
 pytestmark = [pytest.mark.real_data, requires_shared]
 ROWS = 600
@@ -29,7 +28,7 @@ def project(tmp_path_factory):
                          evaluate={"calibrate": True, "threshold": "accuracy", "long_reviews": "truncate",
                                    "bootstrap_resamples": 0})
     project = copy_project(tmp_path_factory.mktemp("decision-rules"), params, git=False)
-    logs = {name: run([sys.executable, f"stages/{name}.py"], project) for name in ("split", "tokenize", "train",
+    logs = {name: run(stage_command(name), project) for name in ("split", "tokenize", "train",
                                                                                    "evaluate")}
     project.joinpath("evaluate.log").write_text(logs["evaluate"].stdout + logs["evaluate"].stderr)
     return project
@@ -41,7 +40,7 @@ def scored(project):
     import os
 
     os.chdir(project)
-    from stages.predict import Predictor
+    from imdb_bert.commands.predict import Predictor
 
     predictor = Predictor("models/model")
     validation = pd.read_csv("data/split/validation.csv", keep_default_na=False)
@@ -107,8 +106,8 @@ def test_the_temperature_follows_the_same_rule(project, scored):
 
 
 def test_windows_are_checked_against_truncation_on_validation():
-    from stages.common.params import EvaluateParams
-    from stages.evaluate import Scored, choose_long_reviews
+    from imdb_bert.params import EvaluateParams
+    from imdb_bert.stages.evaluate import Scored, choose_long_reviews
 
     labels = np.array([0, 1] * 20)
     right = np.eye(2)[labels] * 0.8 + 0.1

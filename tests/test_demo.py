@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 from conftest import ROOT, copy_project, run
 
-from stages.common.checkpoint import load_tokenizer
-from stages.common.params import load_params
+from imdb_bert.params import load_params
+from imdb_bert.tokenizer import load_tokenizer
 
 # What TensorFlow, XLA and absl printed around our log on every stage (a CPU with no NVIDIA driver).
 SILENCED = ["I0000 ", "absl::InitializeLog()", "oneDNN custom operations", "cudart_stub", "failed call to cuInit",
@@ -42,7 +42,7 @@ def test_demo_runs_offline_on_a_fresh_copy_and_prints_the_metrics(tmp_path: Path
     before = (project / "params.yaml").read_text()
     result = run(["bash", "demo/run.sh"], project)
     assert "Running stage 'evaluate'" in result.stdout
-    for silenced in SILENCED:  # quiet start-up (stages/common/runtime_logs.py), quiet loading of our model
+    for silenced in SILENCED:  # quiet start-up (src/imdb_bert/runtime_logs.py), quiet loading of our model
         assert silenced not in result.stdout + result.stderr, silenced
     report = json.loads(result.stdout.split("== Data report (metrics/data.json)\n", 1)[1].split("== Metrics", 1)[0])
     assert report["rows_read"] == 300 and report["rows_removed"] == {"duplicate_text": 3}

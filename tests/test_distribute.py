@@ -11,15 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import copy_project, demo_params, free_ports, run, subprocess_env
+from conftest import copy_project, demo_params, free_ports, run, stage_command, subprocess_env
 
-from stages.common.libraries import load_trained
+from imdb_bert.models import load_trained
 
-# Runs stages/train.py's main() after optional logical CPU devices; records the final weights' digest.
+# Runs src/imdb_bert/stages/train.py's main() after optional logical CPU devices; records the final weights' digest.
 RUNNER = textwrap.dedent("""
     import hashlib, json, os, sys
     sys.path.insert(0, os.getcwd())
-    import stages.common  # selects tf-keras
+    import imdb_bert  # selects tf-keras
     import tensorflow as tf
     logical = int(os.environ.get("LOGICAL_CPUS", "0"))
     if logical:
@@ -33,8 +33,8 @@ RUNNER = textwrap.dedent("""
             json.dump({"digest": digest, "directory": str(directory)}, file)
         return save(self, directory, *args, **kwargs)
     TFPreTrainedModel.save_pretrained = recording_save
-    from stages.common.errors import run_stage
-    from stages.train import main
+    from imdb_bert.errors import run_stage
+    from imdb_bert.stages.train import main
     run_stage(main)
 """)
 
@@ -45,7 +45,7 @@ PARAMS = demo_params(train={"epochs": 1, "batch_size": 8, "deterministic": False
 def tokenized(tmp_path_factory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("distribute"), PARAMS, git=False)
     for name in ("split", "tokenize"):
-        run([sys.executable, f"stages/{name}.py"], project)
+        run(stage_command(name), project)
     (project / "runner.py").write_text(RUNNER)
     return project
 

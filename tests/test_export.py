@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_CSV, SHARED_MINILM, copy_project, demo_params, requires_shared, run
+from conftest import SHARED_CSV, SHARED_MINILM, copy_project, demo_params, requires_shared, run, stage_command
 
-from stages.common.files import write_json
-from stages.common.tokens import TOKENIZATION_FILE, encode
+from imdb_bert.files import write_json
+from imdb_bert.tokens import TOKENIZATION_FILE, encode
 
 
 @pytest.fixture(scope="module", params=["transformers", "keras_hub"])
@@ -19,7 +18,7 @@ def exported(tmp_path_factory, request) -> Path:
     params = demo_params(model={"library": request.param}, train={"epochs": 2})
     project = copy_project(tmp_path_factory.mktemp("export"), params, git=False)
     for name in ("split", "tokenize", "train", "export"):
-        run([sys.executable, f"stages/{name}.py"], project)
+        run(stage_command(name), project)
     return project
 
 
@@ -34,7 +33,7 @@ def test_savedmodel_agrees_with_predict(exported, monkeypatch):
     import tensorflow_text  # noqa: F401  (registers the tokenizer ops the SavedModel uses)
 
     monkeypatch.chdir(exported)
-    from stages.predict import Predictor
+    from imdb_bert.commands.predict import Predictor
 
     texts = reviews(200)
     serve = tf.saved_model.load("models/serving").signatures["serving_default"]
@@ -50,9 +49,9 @@ def test_the_savedmodel_applies_the_temperature_and_threshold_as_predict_does(ex
     import tensorflow_text  # noqa: F401
 
     monkeypatch.chdir(exported)
-    from stages.common.decision import Decision
-    from stages.export import MODEL_DIR, build_serving_module
-    from stages.predict import Predictor
+    from imdb_bert.commands.predict import Predictor
+    from imdb_bert.decisions import Decision
+    from imdb_bert.stages.export import MODEL_DIR, build_serving_module
 
     texts = reviews(40)
     plain = Predictor("models/model")
@@ -69,9 +68,9 @@ def test_the_savedmodel_applies_the_temperature_and_threshold_as_predict_does(ex
 @requires_shared
 @pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
 def test_in_graph_token_ids_equal_the_python_tokenizer_on_real_reviews(tmp_path, truncation):
-    from stages.common.checkpoint import load_tokenizer
-    from stages.common.libraries import get_library, save_trained
-    from stages.export import build_serving_module
+    from imdb_bert.models import get_library, save_trained
+    from imdb_bert.stages.export import build_serving_module
+    from imdb_bert.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(str(SHARED_MINILM))
     library = get_library("transformers")

@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 from conftest import ROOT, SHARED_CSV, SHARED_MINILM, copy_project, demo_params, requires_shared, stage
 
-from stages.common.checkpoint import load_tokenizer
-from stages.common.fast_tokenizer import load_light_tokenizer, load_tokenize_tokenizer, tokenizer_name
-from stages.common.tokens import encode, num_special_tokens
+from imdb_bert.tokenizer import load_light_tokenizer, load_tokenize_tokenizer, load_tokenizer, tokenizer_name
+from imdb_bert.tokens import encode, num_special_tokens
 
 
 def assert_same(checkpoint, texts: list[str]) -> None:
@@ -72,7 +71,7 @@ def test_the_token_cache_is_byte_identical_with_either_tokenizer(tmp_path, monke
     project = copy_project(tmp_path, demo_params(), git=False)
     assert stage("split", project).returncode == 0
     monkeypatch.chdir(project)
-    import stages.tokenize as tokenize
+    import imdb_bert.stages.tokenize_reviews as tokenize
 
     tokenize.main()
     shutil.move(project / "data/tokens", project / "light")

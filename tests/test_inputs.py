@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.common.inputs import BatchSource, batch_features, batch_plan, batch_width
-from stages.common.libraries import get_library
-from stages.common.tokens import TokenizedSplit
+from imdb_bert.batches import BatchSource, batch_features, batch_plan, batch_width
+from imdb_bert.models import get_library
+from imdb_bert.tokens import TokenizedSplit
 
 
 def make_split(lengths: list[int], max_length: int = 32, vocab: int = 100, seed: int = 0) -> TokenizedSplit:

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from conftest import SHARED, SHARED_CSV, make_tiny_checkpoint, requires_shared, save_pytorch_safetensors
 
-from stages.common.checkpoint import load_tokenizer
-from stages.common.errors import PipelineError
-from stages.common.libraries import get_library, load_trained, save_trained, trained_labels
-from stages.common.tokens import encode, id_dtype, pad
+from imdb_bert.errors import PipelineError
+from imdb_bert.models import get_library, load_trained, save_trained, trained_labels
+from imdb_bert.tokenizer import load_tokenizer
+from imdb_bert.tokens import encode, id_dtype, pad
 
 LABELS = ["negative", "positive"]
 LIBRARIES = ["transformers", "keras_hub"]
@@ -254,7 +254,7 @@ def test_an_unknown_library_is_refused():
 def test_keras_hub_warmup_and_decay_follow_transformers_schedule():
     from transformers import create_optimizer
 
-    from stages.common.libraries.kerashub import LinearWarmupDecay
+    from imdb_bert.models.kerashub import LinearWarmupDecay
 
     _, reference = create_optimizer(init_lr=5e-5, num_train_steps=100, num_warmup_steps=10)
     ours = LinearWarmupDecay(5e-5, total_steps=100, warmup_steps=10)

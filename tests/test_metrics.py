@@ -9,9 +9,9 @@ import pytest
 from conftest import copy_project, demo_params, stage
 from sklearn import metrics as sk
 
-from stages.common import metrics
-from stages.common.class_weights import class_weights
-from stages.common.metrics import classification_metrics, softmax
+from imdb_bert.evaluation import metrics
+from imdb_bert.evaluation.metrics import classification_metrics, softmax
+from imdb_bert.training import class_weights
 
 LABELS = np.array([0, 0, 0, 1, 1, 1, 1, 0])
 POSITIVE = np.array([0.1, 0.6, 0.3, 0.8, 0.4, 0.9, 0.7, 0.2])

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.common.errors import PipelineError
-from stages.common.params import load_params
+from imdb_bert.errors import PipelineError
+from imdb_bert.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from conftest import ROOT, copy_project, demo_params, dvc, run
 
-from stages.common.params import load_params
+from imdb_bert.params import load_params
 
 STAGES = {"split", "tokenize", "train", "evaluate", "export"}
 
@@ -233,7 +233,8 @@ def test_three_labels_run_through_the_whole_pipeline(tmp_path):
     dvc("plots", "show", "-o", "plots", cwd=project)
     assert '"text": "ROC (test)"' in (project / "plots/index.html").read_text()
 
-    predicted = run([sys.executable, "stages/predict.py", "An average film, neither good nor bad."], project)
+    predicted = run([sys.executable, "-m", "imdb_bert.commands.predict", "An average film, neither good nor bad."],
+                    project)
     assert predicted.stdout.split("\t")[0] in labels
     served = run([sys.executable, "-c", "import tensorflow as tf, tensorflow_text; "
                   "print(tf.saved_model.load('models/serving').signatures['serving_default']"

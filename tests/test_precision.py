@@ -14,11 +14,10 @@ import yaml
 from conftest import ROOT, copy_project, demo_params, dvc, run, subprocess_env
 from test_libraries import LABELS, features, logits, tiny  # noqa: F401  (the module fixture)
 
-from stages.common import precision
-from stages.common.inputs import BatchSource
-from stages.common.libraries import get_library, load_trained, save_trained
-from stages.common.params import TrainParams
-from stages.common.tokens import TokenizedSplit
+from imdb_bert.batches import BatchSource
+from imdb_bert.models import get_library, load_trained, precision, save_trained
+from imdb_bert.params import TrainParams
+from imdb_bert.tokens import TokenizedSplit
 
 X86_BF16 = "processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_vnni avx512_bf16 amx_bf16 amx_tile\n"
 X86_NO_BF16 = "processor\t: 0\nflags\t\t: fpu sse2 avx512f avx512_vnni\n"
@@ -119,7 +118,7 @@ def test_a_bf16_cpu_run_of_the_demo_trains_evaluates_and_predicts(tmp_path):
     assert "precision mixed_bfloat16 (the CPU computes bfloat16 natively" in result.stdout + result.stderr
     scores = yaml.safe_load((project / "metrics" / "eval.json").read_text())
     assert scores["examples"] > 0 and 0 <= scores["accuracy"] <= 1
-    predicted = run(["python", "stages/predict.py", "A wonderful film."], project)
+    predicted = run(["python", "-m", "imdb_bert.commands.predict", "A wonderful film."], project)
     assert predicted.stdout.strip()
 
 
@@ -127,10 +126,10 @@ def test_a_bf16_cpu_run_of_the_demo_trains_evaluates_and_predicts(tmp_path):
 DETERMINISTIC_RUNS = """
 import hashlib, sys
 sys.path[:0] = [sys.argv[2], sys.argv[3]]
-import stages.common
-from stages.common import precision
-from stages.common.inputs import BatchSource
-from stages.common.libraries import get_library
+import imdb_bert
+from imdb_bert.models import precision
+from imdb_bert.batches import BatchSource
+from imdb_bert.models import get_library
 from test_precision import LABELS, settings, tiny_split
 precision.cpu_bf16_features = lambda: ["avx512_bf16"]
 layer = get_library("transformers")

@@ -1,4 +1,4 @@
-"""stages/predict.py: texts and CSV files scored with a trained model directory, tokenized as in training."""
+"""imdb-predict: texts and CSV files scored with a trained model directory, tokenized as in training."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_project, demo_params, run
+from conftest import copy_project, demo_params, run, stage_command
 
-SCRIPT = ["stages/predict.py"]
+SCRIPT = ["-m", "imdb_bert.commands.predict"]
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
     project = copy_project(tmp_path_factory.mktemp("predict"), demo_params(train={"epochs": 2}), git=False)
     for name in ("split", "tokenize", "train"):
-        run([sys.executable, f"stages/{name}.py"], project)
+        run(stage_command(name), project)
     return project
 
 
@@ -35,9 +35,10 @@ def test_texts_are_printed_with_label_and_probability(project):
 
 def test_predict_tokenizes_exactly_as_training(project, monkeypatch):
     monkeypatch.chdir(project)
-    from stages.common.inputs import BatchSource, predict_probabilities
-    from stages.common.tokens import load_split
-    from stages.predict import Predictor
+    from imdb_bert.batches import BatchSource
+    from imdb_bert.commands.predict import Predictor
+    from imdb_bert.scoring import predict_probabilities
+    from imdb_bert.tokens import load_split
 
     predictor = Predictor("models/model")
     texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()
@@ -81,9 +82,9 @@ def test_bad_input_is_one_clear_line(project, case):
 
 def test_the_decision_file_of_evaluate_is_applied(project, monkeypatch):
     monkeypatch.chdir(project)
-    from stages.common.decision import DECISION_FILE, Decision, read_decision, write_decision
-    from stages.common.metrics import apply_temperature
-    from stages.predict import Predictor
+    from imdb_bert.commands.predict import Predictor
+    from imdb_bert.decisions import DECISION_FILE, Decision, read_decision, write_decision
+    from imdb_bert.evaluation.metrics import apply_temperature
 
     texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()[:20]
     plain = Predictor("models/model")
@@ -107,10 +108,10 @@ def test_the_decision_file_of_evaluate_is_applied(project, monkeypatch):
 
 def test_windows_score_long_texts_only(project, monkeypatch):
     monkeypatch.chdir(project)
-    from stages.common.decision import Decision
-    from stages.common.tokens import content_ids
-    from stages.common.windows import windowed_probabilities
-    from stages.predict import Predictor
+    from imdb_bert.commands.predict import Predictor
+    from imdb_bert.decisions import Decision
+    from imdb_bert.scoring import score_reviews
+    from imdb_bert.tokens import content_ids, pad, with_special_tokens
 
     texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()
     plain = Predictor("models/model")
@@ -123,18 +124,22 @@ def test_windows_score_long_texts_only(project, monkeypatch):
     np.testing.assert_allclose(after[~long], before[~long], atol=1e-6)
     assert (after[long] != before[long]).any(axis=1).all()  # every long text rescored
     longest = int(np.argmax(lengths))
-    alone = windowed_probabilities(plain.model, plain.tokenizer, content_ids(plain.tokenizer, [texts[longest]]),
-                                   plain.settings["max_length"], 40, plain.settings["model_input_names"], 8)
+    ids = content_ids(plain.tokenizer, [texts[longest]])  # the longest review alone, in batches of 8
+    max_length = plain.settings["max_length"]
+    truncated = pad(with_special_tokens(plain.tokenizer, ids, max_length, plain.settings["truncation"]), max_length,
+                    plain.tokenizer.pad_token_id, np.dtype(np.int32))
+    alone = score_reviews(plain.model, plain.tokenizer, ids, truncated, max_length, 40,
+                          plain.settings["model_input_names"], 8, ("windows",))["windows"]
     np.testing.assert_allclose(after[longest], alone[0], atol=1e-5)
     np.testing.assert_allclose(after.sum(axis=1), 1, atol=1e-5)
 
 
 def test_with_windows_predict_scores_each_review_once_in_one_pass(project, monkeypatch):
     monkeypatch.chdir(project)
-    from stages.common.decision import Decision
-    from stages.common.tokens import content_ids
-    from stages.common.windows import window_sequences
-    from stages.predict import Predictor
+    from imdb_bert.commands.predict import Predictor
+    from imdb_bert.decisions import Decision
+    from imdb_bert.scoring import window_sequences
+    from imdb_bert.tokens import content_ids
 
     texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()
     predictor = Predictor("models/model", decision=Decision(labels=["negative", "positive"], long_reviews="windows",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from stages.common import progress
+from imdb_bert import training as progress
 
 
 class Base:

@@ -101,10 +101,11 @@ def test_minilm_from_safetensors_on_1000_reviews_beats_chance_reloads_and_report
     assert f"T = {scores['temperature_scaled']['temperature']:g}" in card and "(a local checkpoint directory)" in card
 
     # models/model is itself a checkpoint: reloaded here, it gives the predictions evaluate scored.
-    from stages.common.inputs import BatchSource, predict_probabilities
-    from stages.common.libraries import load_trained
-    from stages.common.metrics import classification_metrics
-    from stages.common.tokens import load_split
+    from imdb_bert.batches import BatchSource
+    from imdb_bert.evaluation.metrics import classification_metrics
+    from imdb_bert.models import load_trained
+    from imdb_bert.scoring import predict_probabilities
+    from imdb_bert.tokens import load_split
 
     model = load_trained(project / "models/model", ["negative", "positive"])
     test = load_split("test", project / "data/tokens")

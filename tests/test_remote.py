@@ -217,7 +217,7 @@ def test_the_ci_script_twice_in_a_fresh_clone_reruns_nothing_the_second_time(ups
     project = clone(upstream, tmp_path / "ci")
     set_param(project, "evaluate", "misclassified", 5)
     commit(project, "five errors")
-    script = [sys.executable, "ci/pipeline.py", "--base", "HEAD~1"]
+    script = [sys.executable, "-m", "imdb_bert.commands.ci", "--base", "HEAD~1"]
     runs = len(list((upstream["root"] / "store/runs").rglob("*")))
     first = run([*script, "--summary", "first.md"], project)
     assert stages_run(first.stdout + first.stderr) == {"evaluate"}, first.stderr
@@ -258,7 +258,7 @@ def test_a_wrong_or_unreachable_remote_is_one_error_line_and_changes_no_file(ups
                                          "secret_access_key": "s"}).use_in(project)
         expected = "error: DVC remote 'bad' (s3://dvc/store) cannot be reached: Could not connect"
     before = workspace_state(project)
-    result = run([sys.executable, "ci/pipeline.py"], project, check=False)
+    result = run([sys.executable, "-m", "imdb_bert.commands.ci"], project, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and errors[0].startswith(expected), result.stderr

@@ -1,4 +1,4 @@
-"""stages/report.py: the pipeline's plots as images rendered offline, and a Markdown summary."""
+"""src/imdb_bert/commands/report.py: the pipeline's plots as images rendered offline, and a Markdown summary."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 import pytest
 from conftest import copy_project, demo_params, dvc, run
 
-from stages.report import render
+from imdb_bert.commands.report import render
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -22,8 +22,8 @@ def project(tmp_path_factory):
 
 
 def test_report_renders_every_listed_plot_offline_with_its_title(project):
-    run([sys.executable, "stages/report.py"], project)
-    from stages.report import plot_title
+    run([sys.executable, "-m", "imdb_bert.commands.report"], project)
+    from imdb_bert.commands.report import plot_title
 
     listed = json.loads(dvc("plots", "show", "--json", cwd=project).stdout)["data"]
     titles = [plot_title(key, entries) for key, entries in listed.items()]
@@ -63,7 +63,7 @@ def test_report_against_a_revision_shows_the_params_that_changed(project):
     params = (project / "params.yaml").read_text().replace("misclassified: 20", "misclassified: 5")
     (project / "params.yaml").write_text(params)
     dvc("repro", cwd=project)
-    run([sys.executable, "stages/report.py", "--rev", "HEAD", "--output", "compare"], project)
+    run([sys.executable, "-m", "imdb_bert.commands.report", "--rev", "HEAD", "--output", "compare"], project)
     markdown = (project / "compare/report.md").read_text()
     assert "| evaluate.misclassified | 20 | 5 |" in markdown
     assert "| metric | HEAD | workspace | change |" in markdown
@@ -78,7 +78,7 @@ def test_rendering_refuses_external_data():
 
 def test_report_before_the_pipeline_ran_is_one_error_line(tmp_path):
     project = copy_project(tmp_path, demo_params())
-    result = run([sys.executable, "stages/report.py"], project, check=False)
+    result = run([sys.executable, "-m", "imdb_bert.commands.report"], project, check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("error:")] == [
         "error: no plots to report; run `dvc repro` first"]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-from conftest import copy_project, demo_params, dvc, subprocess_env
+from conftest import copy_project, demo_params, dvc, stage_command, subprocess_env
 
 PARAMS = demo_params(tokenize={"chunk_size": 8}, train={"epochs": 4, "batch_size": 4, "deterministic": True})
 LIBRARIES = ["transformers", "keras_hub"]
@@ -21,7 +20,7 @@ def params_for(library: str) -> dict:
 
 
 def start(script: str, project: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, f"stages/{script}.py"], cwd=project, env=subprocess_env(),
+    return subprocess.Popen(stage_command(script), cwd=project, env=subprocess_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 

@@ -10,7 +10,7 @@ import sys
 import pytest
 from conftest import ROOT, subprocess_env
 
-from stages.common.runtime_logs import noise_pattern
+from imdb_bert.runtime_logs import noise_pattern
 
 ONEDNN = ("I0000 00:00:1796137791.299888    4085 port.cc:153] oneDNN custom operations are on. You may see slightly "
           "different numerical results")
@@ -35,10 +35,10 @@ def test_only_the_start_up_lines_match(driver):
 STAGE = f"""
 import os, sys
 sys.path.insert(0, {str(ROOT)!r})
-from stages.common.errors import run_stage
+from imdb_bert.errors import run_stage
 
 def main():
-    import stages.common
+    import imdb_bert
     import tensorflow as tf
     tf.config.list_logical_devices()  # probes for GPUs
     os.write(2, {KEPT[1]!r}.encode() + b"\\n")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from conftest import ROOT, copy_project, demo_params, dvc, subprocess_env
 
-from stages.common.runtime_report import cpu_warning, needs_warning
+from imdb_bert.training import cpu_warning, needs_warning
 
 
 def test_the_warning_is_for_large_models_on_long_inputs_without_an_accelerator():
@@ -44,7 +44,7 @@ def test_train_warns_with_an_estimate_for_a_large_model_on_cpu(tmp_path):
                          train={"batch_size": 2, "epochs": 1})
     project = copy_project(tmp_path / "project", params)
     dvc("repro", "tokenize", cwd=project)
-    training = subprocess.Popen([sys.executable, "stages/train.py"], cwd=project, env=subprocess_env(),
+    training = subprocess.Popen([sys.executable, "-m", "imdb_bert.stages.train"], cwd=project, env=subprocess_env(),
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     lines, deadline = [], time.monotonic() + 600
     try:

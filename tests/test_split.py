@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from conftest import copy_project, demo_params, stage
 
-from stages.common.errors import PipelineError
-from stages.common.params import load_params
-from stages.common.reviews import read_reviews
-from stages.split import split_reviews
+from imdb_bert.data import read_reviews
+from imdb_bert.errors import PipelineError
+from imdb_bert.params import load_params
+from imdb_bert.stages.split import split_reviews
 
 HEADER = "review,sentiment\n"
 GOOD_ROWS = "".join(f'"Review {i}, which is {"great" if i % 2 else "awful"}.",{"positive" if i % 2 else "negative"}\n'

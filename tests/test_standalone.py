@@ -7,7 +7,7 @@ import re
 import sys
 
 import pytest
-from conftest import ROOT, copy_project, demo_params, run, stage
+from conftest import ROOT, copy_project, demo_params, run, stage, stage_command
 
 # each script, and the stage its message must name (split names the Kaggle CSV instead)
 FIRST = {"split": "IMDB Dataset.csv", "tokenize": "dvc repro split", "train": "dvc repro tokenize",
@@ -16,7 +16,7 @@ FIRST = {"split": "IMDB Dataset.csv", "tokenize": "dvc repro split", "train": "d
 
 def script(name: str, cwd) -> object:
     arguments = ["A wonderful film."] if name == "predict" else []
-    return run([sys.executable, f"stages/{name}.py", *arguments], cwd, check=False)
+    return run([*stage_command(name), *arguments], cwd, check=False)
 
 
 def one_error_line(result) -> str:
@@ -47,12 +47,12 @@ def test_a_stage_run_after_split_only_names_the_missing_middle_stage(tmp_path):
 
 
 def test_preflight_says_where_to_get_the_kaggle_csv_and_make_repro_runs_it_first(empty_clone):
-    line = one_error_line(run([sys.executable, "stages/preflight.py"], empty_clone, check=False))
+    line = one_error_line(run([sys.executable, "-m", "imdb_bert.commands.preflight"], empty_clone, check=False))
     assert "kaggle.com" in line and "data/raw/IMDB Dataset.csv" in line
     recipe = re.search(r"^repro:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M).group(1)
-    assert recipe.index("stages/preflight.py") < recipe.index("dvc repro")
+    assert recipe.index("-m", "imdb_bert.commands.preflight") < recipe.index("dvc repro")
 
 
 def test_preflight_passes_when_the_csv_is_there(tmp_path):
     project = copy_project(tmp_path, demo_params(), git=False)
-    assert run([sys.executable, "stages/preflight.py"], project, check=False).returncode == 0
+    assert run([sys.executable, "-m", "imdb_bert.commands.preflight"], project, check=False).returncode == 0

@@ -9,11 +9,11 @@ import pandas as pd
 import pytest
 from conftest import copy_project, demo_params, stage
 
-from stages.common.checkpoint import load_tokenizer
-from stages.common.errors import PipelineError
-from stages.common.params import TokenizeParams
-from stages.common.tokens import head_tail_sizes, id_dtype, load_split, truncate
-from stages.tokenize import tokenize_split
+from imdb_bert.errors import PipelineError
+from imdb_bert.params import TokenizeParams
+from imdb_bert.stages.tokenize_reviews import tokenize_split
+from imdb_bert.tokenizer import load_tokenizer
+from imdb_bert.tokens import head_tail_sizes, id_dtype, load_split, truncate
 
 
 def test_head_tail_keeps_128_and_382_tokens_at_512():

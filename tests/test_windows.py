@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stages.common.metrics import softmax
-from stages.common.tokens import content_ids
-from stages.common.windows import mean_window_logits, window_sequences, window_starts
+from imdb_bert.evaluation.metrics import softmax
+from imdb_bert.scoring import mean_window_logits, window_sequences, window_starts
+from imdb_bert.tokens import content_ids
 
 
 @pytest.mark.parametrize("length,budget,stride", [(1000, 126, 63), (1000, 126, 126), (127, 126, 100), (5, 126, 63),
@@ -24,7 +24,7 @@ def test_windows_cover_every_token(length, budget, stride):
 
 
 def test_a_long_review_is_cut_into_windows_with_special_tokens_that_cover_it(tiny_checkpoint):
-    from stages.common.checkpoint import load_tokenizer
+    from imdb_bert.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(str(tiny_checkpoint))
     review = " ".join(["a wonderful film with a great cast and a moving story, the best work"] * 20)
@@ -50,9 +50,9 @@ def test_a_review_gets_the_softmax_of_its_windows_mean_logits():
 
 
 def test_the_stride_is_a_share_of_the_window_in_tokens():
-    from stages.common.errors import PipelineError
-    from stages.common.params import EvaluateParams
-    from stages.evaluate import stride_tokens
+    from imdb_bert.errors import PipelineError
+    from imdb_bert.params import EvaluateParams
+    from imdb_bert.stages.evaluate import stride_tokens
 
     def settings(stride: float) -> EvaluateParams:
         return EvaluateParams(batch_size=8, misclassified=0, calibrate=False, threshold=None, long_reviews="windows",
@@ -82,9 +82,9 @@ class CountingModel:
 
 
 def test_with_windows_a_long_review_is_scored_through_its_windows_only_in_one_call(tiny_checkpoint):
-    from stages.common.checkpoint import load_tokenizer
-    from stages.common.tokens import id_dtype, pad, with_special_tokens
-    from stages.common.windows import score_reviews
+    from imdb_bert.scoring import score_reviews
+    from imdb_bert.tokenizer import load_tokenizer
+    from imdb_bert.tokens import id_dtype, pad, with_special_tokens
 
     tokenizer = load_tokenizer(str(tiny_checkpoint))
     texts = ["a dull film.", " ".join(["a wonderful film with a great cast and a moving story"] * 12),

@@ -1,5 +1,5 @@
 """The GitHub Actions workflow for users' repositories, checked against the GitHub workflow schema
-(it cannot run here; ci/pipeline.py, which it calls, runs in tests/test_remote.py)."""
+(it cannot run here; src/imdb_bert/commands/ci.py, which it calls, runs in tests/test_remote.py)."""
 
 from __future__ import annotations
 
@@ -37,12 +37,13 @@ def test_workflow_tests_reruns_and_reports_like_the_readme_says():
     readme = (ROOT / "README.md").read_text()
     assert "make test" in commands and "```bash\nmake test\n```" in readme
     for command in ("cp demo/params.yaml params.yaml", "dvc remote add --local --force --default ci",
-                    'python ci/pipeline.py --base "$BASE" --report', "cml comment create --publish report.md"):
+                    'imdb-ci --base "$BASE" --report', "cml comment create --publish report.md"):
         assert command in commands, command
-    # The rest is ci/pipeline.py, which runs here (tests/test_remote.py); what it runs:
-    script = (ROOT / "ci/pipeline.py").read_text()
+    # The rest is src/imdb_bert/commands/ci.py, which runs here (tests/test_remote.py); what it runs:
+    script = (ROOT / "src/imdb_bert/commands/ci.py").read_text()
     for part in ('"repro", "--pull", "--allow-missing"', '"push", "--run-cache"', '"metrics", "diff", base',
-                 '"params", "diff", base', '"plots", "diff", base', "stages/report.py", "GITHUB_STEP_SUMMARY"):
+                 '"params", "diff", base', '"plots", "diff", base', '"-m", "imdb_bert.commands.report"',
+                 "GITHUB_STEP_SUMMARY"):
         assert part in script, part
     python = next(step for step in steps if step.get("uses", "").startswith("actions/setup-python"))
     assert python["with"]["python-version"] == "3.11"

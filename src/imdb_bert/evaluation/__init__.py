@@ -1,0 +1,1 @@
+"""Evaluation outputs: metrics, the metric files and plots, the model card."""

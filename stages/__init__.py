@@ -1,1 +1,0 @@
-"""Pipeline stages: each runs standalone as `python stages/NAME.py` from the project root."""
