@@ -73,9 +73,10 @@ def test_numbers_written_in_yaml_1_2_style_are_accepted(tmp_path):
     assert load_params(path).train.learning_rate == 1e-4
 
 
-def test_a_params_file_from_before_the_model_layer_still_loads_with_the_old_behaviour(tmp_path):
+def test_a_missing_key_is_named_with_where_its_default_is(tmp_path):
+    """params.yaml is the one source of defaults: a key left out is an error naming it, never a silent default."""
     def older(params: dict) -> None:
-        del params["model"]["library"], params["train"]["compiled_width_multiple"]
+        del params["train"]["compiled_width_multiple"]
 
-    params = load_params(_write(tmp_path, older))
-    assert params.model.library == "transformers" and params.train.compiled_width_multiple == 64
+    with pytest.raises(PipelineError, match=r"missing key 'train\.compiled_width_multiple'; add it"):
+        load_params(_write(tmp_path, older))

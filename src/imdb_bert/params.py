@@ -1,7 +1,7 @@
 """params.yaml, read in one place and checked against the schema below.
 
-An unknown key, a missing key or a value of the wrong type is a PipelineError naming the key. Keys added after
-the first release have defaults (the behaviour from before they existed), so older params files keep working.
+An unknown key, a missing key or a value of the wrong type is a PipelineError naming the key. params.yaml is the one
+source of every default: no key has a default here.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ class DataParams:
 class ModelParams:
     checkpoint: str
     init: Literal["pretrained", "random"]
-    library: Literal["transformers", "keras_hub"] = "transformers"
+    library: Literal["transformers", "keras_hub"]
 
 
 @dataclass(frozen=True)
@@ -70,21 +70,21 @@ class TrainParams:
     deterministic: bool
     mixed_precision: bool
     jit_compile: bool
-    compiled_width_multiple: int = 64
-    monitor_system: bool = False
-    class_weight: Literal["balanced"] | None = None
+    compiled_width_multiple: int
+    monitor_system: bool
+    class_weight: Literal["balanced"] | None
 
 
 @dataclass(frozen=True)
 class EvaluateParams:
     batch_size: int
     misclassified: int
-    calibrate: bool = False
-    threshold: Literal["accuracy", "f1"] | None = None
-    long_reviews: Literal["truncate", "windows"] = "truncate"
-    window_stride: float = 0.5
-    bootstrap_resamples: int = 0
-    bootstrap_seed: int = 13
+    calibrate: bool
+    threshold: Literal["accuracy", "f1"] | None
+    long_reviews: Literal["truncate", "windows"]
+    window_stride: float
+    bootstrap_resamples: int
+    bootstrap_seed: int
 
 
 @dataclass(frozen=True)
@@ -122,9 +122,8 @@ def _build(cls: type, raw: Any, prefix: str, source: Path) -> Any:
     values = {}
     for name in names:
         if name not in raw:
-            if fields[name].default is dataclasses.MISSING:
-                raise PipelineError(f"{source}: missing key '{prefix}{name}'")
-            continue
+            raise PipelineError(f"{source}: missing key '{prefix}{name}'; add it (params.yaml in the project's "
+                                f"repository has every key with its default and a comment)")
         values[name] = _check(hints[name], raw[name], f"{prefix}{name}", source)
     return cls(**values)
 
