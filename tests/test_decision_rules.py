@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from conftest import SHARED_CSV, SHARED_MINILM, copy_project, demo_params, requires_shared, run, stage_command
 
+from imdb_bert import decisions
 from imdb_bert.evaluation import metrics
 
 pytestmark = [pytest.mark.real_data, requires_shared]
@@ -59,7 +60,7 @@ def test_a_small_validation_split_picks_a_threshold_today_and_the_rule_declines_
     assert len(labels) < 100
     decision = json.loads((project / "models/decision.json").read_text())
     # Today's rule: the accuracy-maximising threshold on validation, applied whatever its support.
-    threshold = metrics.choose_threshold(labels, probabilities[:, 1], "accuracy")
+    threshold = decisions.choose_threshold(labels, probabilities[:, 1], "accuracy")
     assert ((probabilities[:, 1] >= threshold) != (probabilities[:, 1] > 0.5)).any()  # it changes decisions
     assert decision["threshold"] is None and decision["threshold_reason"].startswith("declined, arg-max: ")
     assert f"on {len(labels)} validation reviews" in decision["threshold_reason"]
@@ -80,29 +81,29 @@ def test_a_large_enough_validation_split_with_a_real_gain_keeps_the_threshold(sc
     logits = np.log(probabilities) + np.array([0.0, 1.5])
     shifted = metrics.softmax(logits)[:, 1]
     fit, held = np.arange(len(labels)) < 400, np.arange(len(labels)) >= 400
-    check = metrics.validated_threshold(labels[fit], shifted[fit], "accuracy", seed=13)
-    assert check["p_value"] < metrics.SIGNIFICANCE and check["cross_fitted"] > check["argmax"], check
-    threshold = metrics.choose_threshold(labels[fit], shifted[fit], "accuracy")
+    check = decisions.validated_threshold(labels[fit], shifted[fit], "accuracy", seed=13)
+    assert check["p_value"] < decisions.SIGNIFICANCE and check["cross_fitted"] > check["argmax"], check
+    threshold = decisions.choose_threshold(labels[fit], shifted[fit], "accuracy")
     assert ((shifted[held] >= threshold) == labels[held]).mean() > ((shifted[held] > 0.5) == labels[held]).mean()
     # The same split of the same model unshifted: the rule never applies a threshold that loses on held-out data.
     plain = probabilities[:, 1]
-    check = metrics.validated_threshold(labels[fit], plain[fit], "accuracy", seed=13)
-    if check["p_value"] < metrics.SIGNIFICANCE:
-        threshold = metrics.choose_threshold(labels[fit], plain[fit], "accuracy")
+    check = decisions.validated_threshold(labels[fit], plain[fit], "accuracy", seed=13)
+    if check["p_value"] < decisions.SIGNIFICANCE:
+        threshold = decisions.choose_threshold(labels[fit], plain[fit], "accuracy")
         assert ((plain[held] >= threshold) == labels[held]).mean() >= ((plain[held] > 0.5) == labels[held]).mean()
 
 
 def test_the_temperature_follows_the_same_rule(project, scored):
     decision = json.loads((project / "models/decision.json").read_text())
     labels, probabilities = scored["validation"]
-    check = metrics.validated_temperature(labels, probabilities, seed=13)
-    applied = check is not None and check["p_value"] < metrics.SIGNIFICANCE
+    check = decisions.validated_temperature(labels, probabilities, seed=13)
+    applied = check is not None and check["p_value"] < decisions.SIGNIFICANCE
     assert (decision["temperature"] != 1.0) == applied
     assert decision["temperature_reason"].startswith("applied: " if applied else "declined, no temperature: ")
     # On 800 reviews a temperature fitted to a model made overconfident (logits x 3) lowers unseen loss: applied.
     labels, probabilities = scored["unseen"]
     sharp = metrics.softmax(3 * np.log(probabilities))
-    assert metrics.validated_temperature(labels, sharp, seed=13)["p_value"] < metrics.SIGNIFICANCE
+    assert decisions.validated_temperature(labels, sharp, seed=13)["p_value"] < decisions.SIGNIFICANCE
 
 
 def test_windows_are_checked_against_truncation_on_validation():

@@ -9,6 +9,7 @@ import pytest
 from conftest import copy_project, demo_params, stage
 from sklearn import metrics as sk
 
+from imdb_bert import decisions
 from imdb_bert.evaluation import metrics
 from imdb_bert.evaluation.metrics import classification_metrics, softmax
 from imdb_bert.training import class_weights
@@ -91,8 +92,8 @@ def overconfident(n: int = 4000, sharpen: float = 3.0):
 
 def test_temperature_scaling_lowers_the_validation_loss_of_an_overconfident_model():
     labels, probabilities = overconfident()
-    temperature = metrics.fit_temperature(labels, probabilities)
-    scaled = metrics.apply_temperature(probabilities, temperature)
+    temperature = decisions.fit_temperature(labels, probabilities)
+    scaled = decisions.apply_temperature(probabilities, temperature)
     assert temperature == pytest.approx(3.0, rel=0.1)  # it undoes the sharpening
     assert metrics.log_loss(labels, scaled) < metrics.log_loss(labels, probabilities) - 0.1
     assert metrics.expected_calibration_error(labels, scaled) < metrics.expected_calibration_error(labels,
@@ -105,7 +106,7 @@ def test_the_chosen_threshold_maximises_the_objective_on_validation(objective):
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 2, 500)
     scores = np.clip(rng.normal(0.35 + 0.3 * labels, 0.2), 0, 1).round(3)  # ties, and a best threshold not 0.5
-    chosen = metrics.choose_threshold(labels, scores, objective)
+    chosen = decisions.choose_threshold(labels, scores, objective)
 
     def objective_at(threshold: float) -> float:  # directly, without the function's sorted counting
         predicted = scores >= threshold
@@ -189,10 +190,10 @@ def test_a_negative_resample_count_stops_evaluate_with_one_error_line(tmp_path):
 def test_mcnemar_counts_only_the_reviews_where_exactly_one_decider_is_right():
     first = np.array([True] * 8 + [False] * 2 + [True] * 40)
     second = np.array([False] * 8 + [False] * 2 + [True] * 40)
-    assert metrics.mcnemar_p(first, second) == pytest.approx(0.5 ** 8)  # 8 wins, no loss: p = 1/256
-    assert metrics.mcnemar_p(second, first) == pytest.approx(1.0)
-    assert metrics.mcnemar_p(first, first) == 1.0
-    folds = metrics.stratified_folds(np.array([0] * 50 + [1] * 10), 5, seed=3)
+    assert decisions.mcnemar_p(first, second) == pytest.approx(0.5 ** 8)  # 8 wins, no loss: p = 1/256
+    assert decisions.mcnemar_p(second, first) == pytest.approx(1.0)
+    assert decisions.mcnemar_p(first, first) == 1.0
+    folds = decisions.stratified_folds(np.array([0] * 50 + [1] * 10), 5, seed=3)
     assert np.bincount(folds[:50]).tolist() == [10] * 5 and np.bincount(folds[50:]).tolist() == [2] * 5
 
 
@@ -203,6 +204,6 @@ def test_a_threshold_is_validated_only_when_it_wins_out_of_fold(objective):
     logits = rng.normal(1.5 * (2 * labels - 1), 1.5)
     calibrated = 1 / (1 + np.exp(-logits))  # arg-max is already the best threshold
     skewed = 1 / (1 + np.exp(-(logits - 2.0)))  # a model whose prior is off: a threshold fixes it
-    assert metrics.validated_threshold(labels, skewed, objective, seed=13)["p_value"] < metrics.SIGNIFICANCE
-    assert metrics.validated_threshold(labels, calibrated, objective, seed=13)["p_value"] > metrics.SIGNIFICANCE
-    assert metrics.validated_threshold(labels[:8], calibrated[:8], objective, seed=13) is None
+    assert decisions.validated_threshold(labels, skewed, objective, seed=13)["p_value"] < decisions.SIGNIFICANCE
+    assert decisions.validated_threshold(labels, calibrated, objective, seed=13)["p_value"] > decisions.SIGNIFICANCE
+    assert decisions.validated_threshold(labels[:8], calibrated[:8], objective, seed=13) is None

@@ -15,19 +15,17 @@ Reads params `evaluate.*` (and the rest of params.yaml for the model card). Writ
 from __future__ import annotations
 
 import logging
-import re
 import sys
-from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from imdb_bert.decisions import Decision, write_decision
+from imdb_bert.decisions import Decision, Fitted, ScoredSplit, apply_temperature, choose_decision, write_decision
 from imdb_bert.errors import PipelineError, run_stage
 from imdb_bert.evaluation import metrics
 from imdb_bert.evaluation.model_card import MODEL_CARD, write_model_card
-from imdb_bert.evaluation.outputs import write_scores
+from imdb_bert.evaluation.outputs import most_confident_errors, write_plots, write_scores
 from imdb_bert.files import atomic_path, read_json, require_inputs
 from imdb_bert.models import load_trained
 from imdb_bert.params import EvaluateParams, load_params
@@ -41,27 +39,8 @@ PLOTS_DIR = "metrics/eval"  # DVCLive's directory: the plot data under plots/
 log = logging.getLogger("evaluate")
 
 
-@dataclass(frozen=True)
-class Scored:
-    labels: np.ndarray
-    probabilities: np.ndarray  # before temperature scaling, long reviews scored as the decision says
-    full_lengths: np.ndarray  # tokens before truncation, special tokens included
-    texts: pd.DataFrame  # the split CSV (source_row, text, label)
-    by_mode: dict[str, np.ndarray]  # the probabilities of each long-review mode scored ("truncate", "windows")
-
-
-@dataclass(frozen=True)
-class Fitted:
-    """What was fitted on validation, applied or not, and the cross-fitted evidence (imdb_bert.decisions)."""
-
-    temperature: float | None = None
-    temperature_check: dict | None = None
-    threshold: float | None = None
-    threshold_check: dict | None = None
-
-
 def score_split(name: str, model, tokenizer, meta: dict, settings: EvaluateParams, stride: int,
-                modes: tuple[str, ...]) -> Scored:
+                modes: tuple[str, ...]) -> ScoredSplit:
     """Probabilities for a split in each of `modes`, from one model pass (src/imdb_bert/scoring.py): the token
     cache for the reviews that fit, and for `windows` the long reviews' windows, re-tokenized from the split CSV
     (the cache holds truncated ids only)."""
@@ -80,91 +59,10 @@ def score_split(name: str, model, tokenizer, meta: dict, settings: EvaluateParam
                  ", never also truncated")
     by_mode = score_reviews(model, tokenizer, ids, split, max_length, stride, meta["model_input_names"],
                             settings.batch_size, modes, verbose=1 if sys.stdout.isatty() else 2)
-    return Scored(np.asarray(split.labels, dtype=np.int64), by_mode[modes[-1]], lengths, texts, by_mode)
+    return ScoredSplit(np.asarray(split.labels, dtype=np.int64), by_mode[modes[-1]], lengths, texts, by_mode)
 
 
-def choose_long_reviews(validation: Scored | None, settings: EvaluateParams, max_length: int) -> tuple[str, str]:
-    """`windows` won the benchmark (docs/evaluation.md), so it is kept unless the validation split shows it
-    significantly less accurate than truncation on its long reviews (exact McNemar, one-sided)."""
-    if settings.long_reviews == "truncate":
-        return "truncate", "evaluate.long_reviews is truncate"
-    if validation is None:
-        return "windows", "evaluate.long_reviews is windows; no validation split to check it on"
-    long = validation.full_lengths > max_length
-    if not long.any():
-        return "windows", "evaluate.long_reviews is windows; no validation review is longer than max_length"
-    labels = validation.labels[long]
-    right = {mode: validation.by_mode[mode][long].argmax(axis=1) == labels for mode in ("truncate", "windows")}
-    p_value = metrics.mcnemar_p(right["truncate"], right["windows"])
-    figures = (f"on the {int(long.sum())} long validation reviews, accuracy {right['windows'].mean():.4f} with "
-               f"windows vs {right['truncate'].mean():.4f} truncated (exact McNemar, truncation better: "
-               f"one-sided p = {p_value:.3g})")
-    if p_value < metrics.SIGNIFICANCE:
-        return "truncate", f"windows declined: {figures} < {metrics.SIGNIFICANCE}"
-    return "windows", f"windows kept: {figures}, not below {metrics.SIGNIFICANCE}"
-
-
-def verdict(check: dict | None, evidence: str, declined: str) -> tuple[bool, str]:
-    """Whether a fitted value is applied (its cross-fitted gain has p < metrics.SIGNIFICANCE), and the reason."""
-    if check is None:
-        return False, declined + evidence
-    if check["p_value"] < metrics.SIGNIFICANCE:
-        return True, f"applied: {evidence} < {metrics.SIGNIFICANCE}"
-    return False, f"{declined}{evidence} not below {metrics.SIGNIFICANCE}"
-
-
-def choose_decision(validation: Scored | None, names: list[str], settings: EvaluateParams, stride: int,
-                    max_length: int) -> tuple[Decision, Fitted]:
-    """Long-review scoring, temperature (when `calibrate`) and threshold (binary, when `threshold` names an
-    objective), each fitted on the validation split and applied only when it holds up on validation reviews it
-    was not fitted on (cross-fitting, p < metrics.SIGNIFICANCE); the reason for each goes into the decision."""
-    long_reviews, long_reason = choose_long_reviews(validation, settings, max_length)
-    temperature, threshold, fitted = 1.0, None, Fitted()
-    no_validation = "not fitted: no validation split (data.validation_size 0)"
-    if validation is not None:
-        validation = replace(validation, probabilities=validation.by_mode[long_reviews])
-    if not settings.calibrate:
-        temperature_reason = "not fitted: evaluate.calibrate is false"
-    elif validation is None:
-        temperature_reason = no_validation
-    else:
-        candidate = metrics.fit_temperature(validation.labels, validation.probabilities)
-        check = metrics.validated_temperature(validation.labels, validation.probabilities, settings.bootstrap_seed)
-        fitted = replace(fitted, temperature=candidate, temperature_check=check)
-        temperature_reason = f"T = {candidate:g} fitted on {len(validation.labels)} validation reviews; " + (
-            "too few to cross-fit" if check is None else
-            f"cross-fitted validation loss {check['loss_before']:.4f} -> {check['loss_cross_fitted']:.4f} "
-            f"(one-sided paired t-test p = {check['p_value']:.3g})")
-        applied, temperature_reason = verdict(check, temperature_reason, "declined, no temperature: ")
-        temperature = candidate if applied else 1.0
-    if settings.threshold is None:
-        threshold_reason = "not fitted: evaluate.threshold is null (arg-max)"
-    elif len(names) != 2:
-        threshold_reason = f"not fitted: evaluate.threshold applies to two labels only; {len(names)} labels are " \
-                           f"decided by arg-max"
-        log.info("evaluate.threshold applies to two labels only; %d labels are decided by arg-max", len(names))
-    elif validation is None:
-        threshold_reason = no_validation
-    else:
-        scores = metrics.apply_temperature(validation.probabilities, temperature)[:, 1]
-        candidate = round(metrics.choose_threshold(validation.labels, scores, settings.threshold), 6)
-        check = metrics.validated_threshold(validation.labels, scores, settings.threshold, settings.bootstrap_seed)
-        fitted = replace(fitted, threshold=candidate, threshold_check=check)
-        test_name = "exact McNemar" if settings.threshold == "accuracy" else "paired bootstrap"
-        threshold_reason = (f"{candidate:g} fitted for {settings.threshold} on {len(validation.labels)} validation "
-                            f"reviews; " + ("too few to cross-fit" if check is None else
-                                            f"cross-fitted {settings.threshold} {check['cross_fitted']:.4f} vs "
-                                            f"arg-max {check['argmax']:.4f} ({test_name}, one-sided p = "
-                                            f"{check['p_value']:.3g})"))
-        applied, threshold_reason = verdict(check, threshold_reason, "declined, arg-max: ")
-        threshold = candidate if applied else None
-    decision = Decision(labels=names, temperature=temperature, threshold=threshold, long_reviews=long_reviews,
-                        window_stride=stride, temperature_reason=temperature_reason,
-                        threshold_reason=threshold_reason, long_reviews_reason=long_reason)
-    return decision, fitted
-
-
-def evaluation_scores(test: Scored, validation: Scored | None, decision: Decision, fitted: Fitted,
+def evaluation_scores(test: ScoredSplit, validation: ScoredSplit | None, decision: Decision, fitted: Fitted,
                       settings: EvaluateParams, max_length: int) -> dict:
     names = decision.labels
     scores = metrics.classification_metrics(test.labels, test.probabilities, names)
@@ -173,7 +71,7 @@ def evaluation_scores(test: Scored, validation: Scored | None, decision: Decisio
     correct = test.probabilities.argmax(axis=1) == test.labels
     scores["slices"] = metrics.length_slices(test.full_lengths, correct, max_length)
     if fitted.temperature is not None:  # the fitted temperature's effect, applied or not
-        calibrated = metrics.apply_temperature(test.probabilities, fitted.temperature)
+        calibrated = apply_temperature(test.probabilities, fitted.temperature)
         before = validation.by_mode[decision.long_reviews]
         scores["temperature_scaled"] = {
             "temperature": fitted.temperature,
@@ -183,7 +81,7 @@ def evaluation_scores(test: Scored, validation: Scored | None, decision: Decisio
             "loss": metrics.log_loss(test.labels, calibrated),
             "validation_loss_before": metrics.log_loss(validation.labels, before),
             "validation_loss_after": metrics.log_loss(validation.labels,
-                                                      metrics.apply_temperature(before, fitted.temperature)),
+                                                      apply_temperature(before, fitted.temperature)),
         }
     if fitted.threshold is not None:  # the fitted threshold's effect on test, applied or not
         at_threshold = metrics.threshold_metrics(test.labels, decision.calibrate(test.probabilities)[:, 1],
@@ -192,57 +90,6 @@ def evaluation_scores(test: Scored, validation: Scored | None, decision: Decisio
                                "p_value": fitted.threshold_check["p_value"] if fitted.threshold_check else None,
                                **at_threshold}
     return scores
-
-
-def plot_name(label: str) -> str:
-    return re.sub(r"[^\w.-]+", "_", label)
-
-
-def reliability_points(labels: np.ndarray, probabilities: np.ndarray, decision: Decision,
-                       temperature: float | None) -> list[dict]:
-    """The reliability diagram's curves in one table: the model's, the fitted temperature's (when one was
-    fitted), and the diagonal of perfect calibration; each bin's accuracy against its mean confidence."""
-    curves = [("model (no temperature)", probabilities)]
-    if temperature is not None:
-        state = "applied" if decision.temperature != 1.0 else "not applied"
-        curves.append((f"temperature T = {temperature:g} ({state})",
-                       metrics.apply_temperature(probabilities, temperature)))
-    points = [{"curve": name, "confidence": round(confidence, 6), "accuracy": round(accuracy, 6), "reviews": count}
-              for name, scored in curves for confidence, accuracy, count in metrics.reliability_bins(labels, scored)]
-    return points + [{"curve": "perfect calibration (diagonal)", "confidence": value, "accuracy": value, "reviews": 0}
-                     for value in (0.0, 1.0)]
-
-
-def write_plots(folder: Path, test: Scored, decision: Decision, slices: dict, temperature: float | None) -> None:
-    """The plot data, written by DVCLive; dvc.yaml's top-level `plots` say how DVC draws each."""
-    from dvclive import Live
-
-    live = Live(str(folder), dvcyaml=None, save_dvc_exp=False, report=None)
-    names, labels = decision.labels, test.labels
-    probabilities = test.probabilities.astype(np.float64)  # DVCLive's JSON holds Python floats only
-    live.log_sklearn_plot("confusion_matrix", [names[i] for i in labels],
-                          [names[i] for i in decision.predict(decision.calibrate(probabilities))])
-    # One-vs-rest curves: of the second label when binary, of every label when more.
-    for index in [1] if len(names) == 2 else range(len(names)):
-        actual = (labels == index).astype(int)
-        if 0 < actual.sum() < len(actual):
-            name = plot_name(names[index])
-            live.log_sklearn_plot("roc", actual, probabilities[:, index], name=f"roc/{name}", drop_intermediate=True)
-            live.log_sklearn_plot("precision_recall", actual, probabilities[:, index], name=f"precision_recall/{name}",
-                                  drop_intermediate=True)
-    live.log_plot("reliability", reliability_points(labels, probabilities, decision, temperature),
-                  x="confidence", y="accuracy")
-    live.log_plot("length_slices", [{"length": name, "accuracy": round(value["accuracy"], 6), "count": value["count"]}
-                                    for name, value in slices.items() if value["count"]],
-                  x="accuracy", y="length", template="bar_horizontal")
-
-
-def most_confident_errors(test: pd.DataFrame, probabilities: np.ndarray, names: list[str], top: int) -> pd.DataFrame:
-    predicted = probabilities.argmax(axis=1)
-    errors = test.assign(true_label=[names[i] for i in test["label"]], predicted_label=[names[i] for i in predicted],
-                         probability=probabilities.max(axis=1).round(4))[predicted != test["label"].to_numpy()]
-    columns = ["source_row", "true_label", "predicted_label", "probability", "text"]
-    return errors.sort_values("probability", ascending=False, kind="stable")[columns].head(top)
 
 
 def stride_tokens(settings: EvaluateParams, budget: int) -> int:
