@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 export HF_HUB_OFFLINE := 1
 
-.PHONY: demo test lint repro report clean
+.PHONY: demo test lint data repro report clean
 
 # The pipeline: the package `imdb_bert` (src/) with the pins of requirements.txt, installed editable.
 $(VENV)/installed: requirements.txt pyproject.toml
@@ -27,6 +27,10 @@ test: $(VENV)/dev-installed
 
 lint: $(VENV)/dev-installed
 	$(BIN)/ruff check .
+
+# After downloading the Kaggle CSV: put it under DVC, so queued experiments, clones and CI get it from the cache.
+data: $(VENV)/installed
+	$(BIN)/imdb-preflight --track
 
 repro: $(VENV)/installed
 	$(BIN)/imdb-preflight

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import sys
 import time
 
 from conftest import copy_project, demo_params, dvc, run
 
-RAW_CSV = "data/raw/IMDB Dataset.csv"  # git-ignored, like the real Kaggle file: it reaches the copies by --copy-paths
+RAW_CSV = "data/raw/IMDB Dataset.csv"  # git-ignored, like the real Kaggle file: `make data` puts it under DVC
 
 
 def wait_for_queue(project, timeout: float = 900) -> str:
@@ -27,9 +28,12 @@ def test_a_queued_grid_runs_each_experiment_with_its_own_params_metrics_and_resu
     project = copy_project(tmp_path, demo_params(data={"raw_csv": RAW_CSV}, train={"epochs": 1}))
     shutil.copy(project / "data/sample/imdb_sample.csv", project / RAW_CSV)
     assert "?? " not in run(["git", "status", "--porcelain"], project).stdout  # ignored, as a user's would be
+    # `make data`: the CSV under DVC, its .dvc file committed; the queued copies get it from the cache
+    run([sys.executable, "-m", "imdb_bert.commands.preflight", "--track"], project)
+    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "track the CSV"], project)
+    assert run(["git", "status", "--porcelain"], project).stdout == ""
 
-    queued = dvc("exp", "run", "--queue", "-S", "train.learning_rate=1e-3,4e-3", "--copy-paths", RAW_CSV,
-                 cwd=project).stdout
+    queued = dvc("exp", "run", "--queue", "-S", "train.learning_rate=1e-3,4e-3", cwd=project).stdout
     assert queued.count("Queued experiment") == 2, queued
     dvc("queue", "start", cwd=project)
     status = wait_for_queue(project)
