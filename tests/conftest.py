@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 import imdb_bert  # noqa: F401  (selects tf-keras before TensorFlow is imported)
 
@@ -142,11 +146,74 @@ def stage(name: str, cwd: Path, check: bool = False) -> subprocess.CompletedProc
     return run(stage_command(name), cwd, check=check)
 
 
+# --- built once per session, copied by the tests that read it ----------------------------------------------------
+
+def built_once(tmp_path_factory, name: str, build: Callable[[Path], None]) -> Path:
+    """A folder that `build` fills once per test session, shared by pytest-xdist's workers (a file lock in the
+    session's base temporary directory, and a marker written when the build is complete). Tests never change it:
+    they copy it (copy_built)."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # each worker's base is a folder of the session's
+        root = root.parent
+    folder = root / "built" / name
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    done = folder.with_name(f"{name}.done")
+    with FileLock(str(folder.with_name(f"{name}.lock"))):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)  # a build that failed in another worker
+            folder.mkdir()
+            build(folder)
+            done.touch()
+    return folder
+
+
+def copy_built(source: Path, dest: Path) -> Path:
+    """A private copy of a folder from built_once (a project keeps its git and DVC state: mtimes are kept, and DVC
+    finds its outputs unchanged by their hashes)."""
+    def dvc_locks(folder: str, names: list[str]) -> list[str]:  # DVC's own lock files, of the build's processes
+        return [name for name in names if name in ("lock", "rwlock", "rwlock.lock")] \
+            if Path(folder).parts[-2:] == (".dvc", "tmp") else []
+
+    shutil.copytree(source, dest, symlinks=True, dirs_exist_ok=True, ignore=dvc_locks)
+    return dest
+
+
+TRAINED_DEMO_PARAMS = demo_params(train={"epochs": 2})
+
+
+@dataclass(frozen=True)
+class TrainedDemo:
+    """The demo (demo/params.yaml, 2 epochs) after one `dvc repro` of every stage in a scratch git repository."""
+
+    project: Path  # read-only: copy it with .copy(dest)
+    output: str  # what `dvc repro` printed (stdout, then stderr)
+    stdout: str
+    status: list[str]  # `git status --porcelain --untracked-files=all` right after it
+
+    def copy(self, dest: Path) -> Path:
+        return copy_built(self.project, dest)
+
+
+def _train_demo(folder: Path) -> None:
+    copy_project(folder, TRAINED_DEMO_PARAMS)
+    result = dvc("repro", cwd=folder)
+    status = run(["git", "status", "--porcelain", "--untracked-files=all"], folder).stdout
+    (folder.parent / f"{folder.name}.json").write_text(json.dumps(
+        {"stdout": result.stdout, "stderr": result.stderr, "status": status.splitlines()}))
+
+
+@pytest.fixture(scope="session")
+def trained_demo(tmp_path_factory) -> TrainedDemo:
+    """The trained demo, built once per session (split, tokenize, train, evaluate, export: about a minute);
+    tests that only read a trained model copy it instead of training their own."""
+    project = built_once(tmp_path_factory, "trained-demo", _train_demo)
+    record = json.loads((project.parent / f"{project.name}.json").read_text())
+    return TrainedDemo(project, record["stdout"] + record["stderr"], record["stdout"], record["status"])
+
+
 def save_pytorch_safetensors(model, folder: Path, shards: int = 1) -> Path:
     """A TF transformers model's base weights as the Hub ships them today: config.json and model.safetensors
     with PyTorch names and layout (no classification head), optionally sharded with an index, made without torch."""
-    import json
-
     import numpy as np
     from safetensors.numpy import save_file
     from transformers.modeling_tf_pytorch_utils import TransposeType, convert_tf_weight_name_to_pt_weight_name

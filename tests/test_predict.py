@@ -8,16 +8,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import copy_project, demo_params, run, stage_command
+from conftest import run
 
 SCRIPT = ["-m", "imdb_bert.commands.predict"]
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory) -> Path:
-    project = copy_project(tmp_path_factory.mktemp("predict"), demo_params(train={"epochs": 2}), git=False)
-    for name in ("split", "tokenize", "train"):
-        run(stage_command(name), project)
+def project(tmp_path_factory, trained_demo) -> Path:
+    """A copy of the session's trained demo without evaluate's decision file: predict decides by arg-max."""
+    project = trained_demo.copy(tmp_path_factory.mktemp("predict"))
+    (project / "models/decision.json").unlink()
     return project
 
 
