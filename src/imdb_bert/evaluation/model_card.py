@@ -63,81 +63,98 @@ def with_interval(scores: dict, name: str) -> str:
 
 def render(params: Params, meta: dict, data_report: dict, train_metrics: dict, scores: dict,
            decision: Decision) -> str:
-    labels = params.data.labels
-    of_class = f" of {labels[1]}" if len(labels) == 2 else " (macro)"
-    bootstrap = (f" (95% bootstrap interval, {params.evaluate.bootstrap_resamples:,} resamples)"
-                 if "f1_ci_low" in scores else "")
-    dataset = Path(params.data.raw_csv).name
+    labels, dataset = params.data.labels, Path(params.data.raw_csv).name
     base, on_hub = base_model_name(params.model.checkpoint)
     origin = (f"`{base}`" + ("" if on_hub else " (a local checkpoint directory)")
               if params.model.init == "pretrained" else f"randomly initialised weights with the configuration of "
                                                         f"`{base}`")
-    train, tokenize = params.train, params.tokenize
-    splits = data_report["splits"]
     parts = [front_matter(params, scores, dataset), "# imdb-sentiment\n",
              f"A sequence classifier fine-tuned from {origin} to label reviews as {', '.join(labels)}. This card is "
              f"written by the pipeline's `evaluate` stage: every number below is from the run that produced the "
              f"model.\n",
-             "## Training data\n",
-             f"`{dataset}`: {data_report['rows_read']:,} rows read; removed: "
-             f"{', '.join(f'{k} {v:,}' for k, v in data_report['rows_removed'].items()) or 'none'}; "
-             f"{data_report['rows_kept']:,} kept"
-             + (", `<br />` line breaks replaced by spaces" if params.data.strip_html else "")
-             + f". Split with seed {params.data.seed}, stratified:\n",
-             table(["split", "rows", *labels],
-                   [[name, f"{splits[name]['rows']:,}", *(f"{splits[name].get(label, 0):,}" for label in labels)]
-                    for name in ("train", "validation", "test")]) + "\n",
-             "## Training procedure\n",
-             table(["param", "value"], [
-                 ["tokenize.max_length / truncation", f"{tokenize.max_length} / {tokenize.truncation}"],
-                 ["share of test reviews longer than max_length",
-                  number(meta["splits"]["test"].get("share_truncated"), 3)],
-                 ["train.epochs / batch_size", f"{train.epochs} / {train.batch_size}"],
-                 ["train.optimizer / learning_rate", f"{train.optimizer} / {train.learning_rate:g}"],
-                 ["train.weight_decay / warmup_ratio", f"{train.weight_decay:g} / {train.warmup_ratio:g}"],
-                 ["train.class_weight", train.class_weight or "none"],
-                 ["train.seed", train.seed],
-                 ["epoch kept (lowest validation loss)", train_metrics.get("best_epoch", "the last")],
-             ]) + "\n",
-             f"## Evaluation (test split, {scores['examples']:,} reviews)\n",
-             table(["metric", "value"], [
-                 ["accuracy (95% Wilson interval)", with_interval(scores, "accuracy")],
-                 ["precision / recall" + of_class, f"{number(scores['precision'])} / {number(scores['recall'])}"],
-                 ["F1" + of_class + bootstrap, with_interval(scores, "f1")],
-                 ["macro F1", number(scores["macro_f1"])],
-                 ["ROC AUC" + ("" if len(labels) == 2 else " (one-vs-rest, macro)") + bootstrap,
-                  with_interval(scores, "roc_auc")],
-                 ["cross-entropy loss", number(scores["loss"])],
-                 ["expected calibration error (15 bins)", number(scores["ece"])],
-             ]) + "\n",
-             "Per class:\n",
-             table(["label", "precision", "recall", "F1", "support"],
-                   [[label, number(value["precision"]), number(value["recall"]), number(value["f1"]),
-                     f"{value['support']:,}"] for label, value in scores["per_class"].items()]) + "\n",
-             "By review length (tokens before truncation; `truncated` = longer than max_length):\n",
-             table(["length", "reviews", "accuracy"],
-                   [[name, f"{value['count']:,}", number(value["accuracy"])]
-                    for name, value in scores["slices"].items()]) + "\n",
+             *data_section(params, data_report, dataset),
+             *procedure_section(params, meta, train_metrics),
+             *evaluation_section(params, scores),
              "### Decision\n",
              decision_text(scores, decision) + "\n",
-             "## Intended use and limitations\n",
-             f"- For English texts like the training data (`{dataset}`), labelled {', '.join(labels)}. On other "
-             f"domains, measure before trusting it.\n"
-             f"- Measured on {scores['examples']:,} test reviews: the accuracy's 95% interval is "
-             f"{number(scores['accuracy_ci_low'], 3)}–{number(scores['accuracy_ci_high'], 3)}; differences "
-             f"smaller than that between models are noise.\n"
-             f"- Reviews longer than {tokenize.max_length} tokens: "
-             + ("scored over overlapping windows with averaged logits (`predict`); the exported SavedModel "
-                "truncates them." if decision.long_reviews == "windows" else
-                f"truncated ({tokenize.truncation}); see the `truncated` row above for what that costs.") + "\n"
-             "- It learns the biases of its training reviews; do not use it to judge people.\n",
+             *limitations_section(params, scores, decision, dataset),
              "## How to use\n",
              "With the pipeline (cleaning, tokenization, temperature and threshold as evaluated):\n",
              "```bash\nimdb-predict \"A wonderful, moving film.\"\n```\n",
-             *(how_to_load_keras_hub(tokenize.max_length) if params.model.library == "keras_hub"
-               else how_to_load_transformers(tokenize.max_length)),
+             *(how_to_load_keras_hub(params.tokenize.max_length) if params.model.library == "keras_hub"
+               else how_to_load_transformers(params.tokenize.max_length)),
              "To publish the model on the Hugging Face Hub, copy this file into the model directory as `README.md`.\n"]
     return "\n".join(parts)
+
+
+def data_section(params: Params, data_report: dict, dataset: str) -> list[str]:
+    labels, splits = params.data.labels, data_report["splits"]
+    return ["## Training data\n",
+            f"`{dataset}`: {data_report['rows_read']:,} rows read; removed: "
+            f"{', '.join(f'{k} {v:,}' for k, v in data_report['rows_removed'].items()) or 'none'}; "
+            f"{data_report['rows_kept']:,} kept"
+            + (", `<br />` line breaks replaced by spaces" if params.data.strip_html else "")
+            + f". Split with seed {params.data.seed}, stratified:\n",
+            table(["split", "rows", *labels],
+                  [[name, f"{splits[name]['rows']:,}", *(f"{splits[name].get(label, 0):,}" for label in labels)]
+                   for name in ("train", "validation", "test")]) + "\n"]
+
+
+def procedure_section(params: Params, meta: dict, train_metrics: dict) -> list[str]:
+    train, tokenize = params.train, params.tokenize
+    return ["## Training procedure\n",
+            table(["param", "value"], [
+                ["tokenize.max_length / truncation", f"{tokenize.max_length} / {tokenize.truncation}"],
+                ["share of test reviews longer than max_length",
+                 number(meta["splits"]["test"].get("share_truncated"), 3)],
+                ["train.epochs / batch_size", f"{train.epochs} / {train.batch_size}"],
+                ["train.optimizer / learning_rate", f"{train.optimizer} / {train.learning_rate:g}"],
+                ["train.weight_decay / warmup_ratio", f"{train.weight_decay:g} / {train.warmup_ratio:g}"],
+                ["train.class_weight", train.class_weight or "none"],
+                ["train.seed", train.seed],
+                ["epoch kept (lowest validation loss)", train_metrics.get("best_epoch", "the last")],
+            ]) + "\n"]
+
+
+def evaluation_section(params: Params, scores: dict) -> list[str]:
+    labels = params.data.labels
+    of_class = f" of {labels[1]}" if len(labels) == 2 else " (macro)"
+    bootstrap = (f" (95% bootstrap interval, {params.evaluate.bootstrap_resamples:,} resamples)"
+                 if "f1_ci_low" in scores else "")
+    return [f"## Evaluation (test split, {scores['examples']:,} reviews)\n",
+            table(["metric", "value"], [
+                ["accuracy (95% Wilson interval)", with_interval(scores, "accuracy")],
+                ["precision / recall" + of_class, f"{number(scores['precision'])} / {number(scores['recall'])}"],
+                ["F1" + of_class + bootstrap, with_interval(scores, "f1")],
+                ["macro F1", number(scores["macro_f1"])],
+                ["ROC AUC" + ("" if len(labels) == 2 else " (one-vs-rest, macro)") + bootstrap,
+                 with_interval(scores, "roc_auc")],
+                ["cross-entropy loss", number(scores["loss"])],
+                ["expected calibration error (15 bins)", number(scores["ece"])],
+            ]) + "\n",
+            "Per class:\n",
+            table(["label", "precision", "recall", "F1", "support"],
+                  [[label, number(value["precision"]), number(value["recall"]), number(value["f1"]),
+                    f"{value['support']:,}"] for label, value in scores["per_class"].items()]) + "\n",
+            "By review length (tokens before truncation; `truncated` = longer than max_length):\n",
+            table(["length", "reviews", "accuracy"],
+                  [[name, f"{value['count']:,}", number(value["accuracy"])]
+                   for name, value in scores["slices"].items()]) + "\n"]
+
+
+def limitations_section(params: Params, scores: dict, decision: Decision, dataset: str) -> list[str]:
+    tokenize = params.tokenize
+    long_reviews = ("scored over overlapping windows with averaged logits, by `predict`, the server and the "
+                    "exported SavedModel alike." if decision.long_reviews == "windows" else
+                    f"truncated ({tokenize.truncation}); see the `truncated` row above for what that costs.")
+    return ["## Intended use and limitations\n",
+            f"- For English texts like the training data (`{dataset}`), labelled {', '.join(params.data.labels)}. "
+            f"On other domains, measure before trusting it.\n"
+            f"- Measured on {scores['examples']:,} test reviews: the accuracy's 95% interval is "
+            f"{number(scores['accuracy_ci_low'], 3)}–{number(scores['accuracy_ci_high'], 3)}; differences "
+            f"smaller than that between models are noise.\n"
+            f"- Reviews longer than {tokenize.max_length} tokens: {long_reviews}\n"
+            "- It learns the biases of its training reviews; do not use it to judge people.\n"]
 
 
 def how_to_load_transformers(max_length: int) -> list[str]:
