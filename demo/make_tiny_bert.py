@@ -6,17 +6,14 @@ its weights from scratch (`model.init: random`), so it needs no download.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tokenizers import BertWordPieceTokenizer, processors
+from transformers import BertConfig, BertTokenizerFast
 
-from tokenizers import BertWordPieceTokenizer, processors  # noqa: E402
-from transformers import BertConfig, BertTokenizerFast  # noqa: E402
-
-from imdb_bert.data import read_reviews  # noqa: E402
-from imdb_bert.params import load_params  # noqa: E402
-from imdb_bert.stages.split import split_reviews  # noqa: E402
+from imdb_bert.data import read_reviews
+from imdb_bert.params import load_params
+from imdb_bert.stages.split import split_reviews
 
 OUT = Path("demo/tiny-bert")
 VOCAB_SIZE = 2000

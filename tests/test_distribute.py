@@ -18,7 +18,6 @@ from imdb_bert.models import load_trained
 # Runs src/imdb_bert/stages/train.py's main() after optional logical CPU devices; records the final weights' digest.
 RUNNER = textwrap.dedent("""
     import hashlib, json, os, sys
-    sys.path.insert(0, os.getcwd())
     import imdb_bert  # selects tf-keras
     import tensorflow as tf
     logical = int(os.environ.get("LOGICAL_CPUS", "0"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from conftest import ROOT, copy_project, demo_params, dvc, run, subprocess_env
+from conftest import ROOT, dvc, run, subprocess_env
 from test_libraries import LABELS, features, logits, tiny  # noqa: F401  (the module fixture)
 
 from imdb_bert.batches import BatchSource
@@ -112,9 +112,13 @@ def test_without_native_bf16_train_keeps_float32_and_says_why(monkeypatch, keras
 
 
 @requires_native_bf16
-def test_a_bf16_cpu_run_of_the_demo_trains_evaluates_and_predicts(tmp_path):
-    project = copy_project(tmp_path / "project", demo_params(train={"mixed_precision": True, "epochs": 2}))
-    result = dvc("repro", cwd=project)
+def test_a_bf16_cpu_run_of_the_demo_trains_evaluates_and_predicts(tmp_path, trained_demo):
+    project = trained_demo.copy(tmp_path / "project")  # conftest.trained_demo: split and tokenized, 2 epochs
+    params = yaml.safe_load((project / "params.yaml").read_text())
+    params["train"]["mixed_precision"] = True
+    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    result = dvc("repro", "evaluate", cwd=project)  # train and evaluate run again
+    assert "Running stage 'train'" in result.stdout and "Running stage 'evaluate'" in result.stdout
     assert "precision mixed_bfloat16 (the CPU computes bfloat16 natively" in result.stdout + result.stderr
     scores = yaml.safe_load((project / "metrics" / "eval.json").read_text())
     assert scores["examples"] > 0 and 0 <= scores["accuracy"] <= 1
@@ -125,7 +129,6 @@ def test_a_bf16_cpu_run_of_the_demo_trains_evaluates_and_predicts(tmp_path):
 
 DETERMINISTIC_RUNS = """
 import hashlib, sys
-sys.path[:0] = [sys.argv[2], sys.argv[3]]
 import imdb_bert
 from imdb_bert.models import precision
 from imdb_bert.batches import BatchSource
@@ -147,8 +150,9 @@ for _ in range(2):
 def test_two_deterministic_bf16_runs_give_identical_weights(tiny):  # noqa: F811
     """In its own process: op determinism cannot be turned off again. Measured with emulated bfloat16 where the
     CPU has none; op determinism fixes the reduction order of native kernels too."""
-    done = subprocess.run([sys.executable, "-c", DETERMINISTIC_RUNS, str(tiny["safetensors"]), str(ROOT),
-                           str(ROOT / "tests")], env=subprocess_env(), capture_output=True, text=True, timeout=600)
+    done = subprocess.run([sys.executable, "-c", DETERMINISTIC_RUNS, str(tiny["safetensors"])],
+                          env=subprocess_env(PYTHONPATH=str(ROOT / "tests")), capture_output=True, text=True,
+                          timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     first, second = done.stdout.split()[-4:-2], done.stdout.split()[-2:]
     assert first[0] == "mixed_bfloat16" and first == second

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import ROOT, subprocess_env
+from conftest import subprocess_env
 
 from imdb_bert.runtime_logs import noise_pattern
 
@@ -34,7 +34,6 @@ def test_only_the_start_up_lines_match(driver):
 
 STAGE = f"""
 import os, sys
-sys.path.insert(0, {str(ROOT)!r})
 from imdb_bert.errors import run_stage
 
 def main():
