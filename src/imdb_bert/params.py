@@ -73,6 +73,7 @@ class TrainParams:
     compiled_width_multiple: int
     monitor_system: bool
     class_weight: Literal["balanced"] | None
+    layer_lr_decay: float
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class EvaluateParams:
     window_stride: float
     bootstrap_resamples: int
     bootstrap_seed: int
+    bf16_scoring: bool
 
 
 @dataclass(frozen=True)

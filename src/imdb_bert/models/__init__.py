@@ -9,10 +9,12 @@ A trained model directory records its library and labels in `model.json`.
 
 from __future__ import annotations
 
+import copy
 import importlib
+import logging
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from imdb_bert.batches import BatchSource
 from imdb_bert.errors import PipelineError
 from imdb_bert.files import read_json, write_json
 
+log = logging.getLogger("models")
 LIBRARIES = {"transformers": "imdb_bert.models.transformers_tf",
              "keras_hub": "imdb_bert.models.kerashub"}
 MODEL_FILE = "model.json"  # in a trained model directory: {"library": ..., "labels": [...]}
@@ -66,6 +69,11 @@ class ModelLibrary(ABC):
         """The tutorial's Adam, or AdamW with linear warm-up and decay; sparse cross-entropy on logits; accuracy."""
 
     @abstractmethod
+    def lr_multipliers(self, model: Any, decay: float) -> dict[str, float]:
+        """Each trainable variable's learning-rate multiplier under layer-wise decay `decay` (`layer_rate`), keyed
+        by the name the library's optimizer sees; `compile` applies them to the update when `decay` is not 1."""
+
+    @abstractmethod
     def fit_data(self, model: Any, source: BatchSource) -> Any:
         """What this library's `fit` takes for a batch source (labels included)."""
 
@@ -102,8 +110,12 @@ class ModelLibrary(ABC):
         """Write the weights and architecture into the directory `out` (which exists)."""
 
     @abstractmethod
-    def load(self, model_dir: Path) -> Any:
-        """The model saved by `save`."""
+    def load(self, model_dir: Path, policy: str = "float32") -> Any:
+        """The model saved by `save`, computing in the Keras dtype `policy` (float32, or mixed_bfloat16 to score)."""
+
+    @abstractmethod
+    def accelerators_bf16(self) -> list[bool]:
+        """For each GPU or TPU scoring would run on, whether it computes bfloat16 natively; empty on a CPU."""
 
     @abstractmethod
     def logits(self, model: Any, features: dict) -> Any:
@@ -115,6 +127,22 @@ class ModelLibrary(ABC):
         """Logits for every batch of `source`, in its batch order."""
 
 
+def layer_rate(layer: int | None, layers: int, decay: float) -> float:
+    """Layer-wise learning-rate decay (Sun et al. 2019): encoder layer `layer` (0 = lowest) of `layers` learns at
+    decay^(layers - layer) of the rate, the embeddings (`layer` -1) at decay^(layers + 1), the pooler and the
+    classification head (`layer` None) at the full rate."""
+    if layer is None:
+        return 1.0
+    return decay ** (layers + 1 if layer < 0 else layers - layer)
+
+
+def layer_multipliers(names: list[str], layer_of: Any, decay: float) -> dict[str, float]:
+    """`layer_rate` for each variable name; `layer_of(name)` gives its encoder layer, -1 for the embeddings, or None."""
+    layers_of = {name: layer_of(name) for name in names}
+    layers = 1 + max((layer for layer in layers_of.values() if layer is not None), default=-1)
+    return {name: layer_rate(layer, layers, decay) for name, layer in layers_of.items()}
+
+
 def get_library(name: str) -> ModelLibrary:
     if name not in LIBRARIES:
         raise PipelineError(f"model.library is {name!r}; expected one of {', '.join(LIBRARIES)}")
@@ -123,17 +151,75 @@ def get_library(name: str) -> ModelLibrary:
 
 @dataclass
 class Classifier:
-    """A trained model with the library that made it."""
+    """A trained model with the library that made it.
+
+    `score_in_bf16` asks for bfloat16 scoring; the first `predict_logits` then scores a spread of its rows in both
+    precisions and keeps bfloat16 only where the logits agree (src/imdb_bert/models/precision.py); `scoring` says
+    what was chosen and why.
+    """
 
     library: ModelLibrary
     model: Any
     labels: list[str]
+    model_dir: Path | None = None
+    scoring: dict = field(default_factory=lambda: {"precision": "float32", "reason": "bf16 scoring is off"})
+    _candidate: Any = None  # the model loaded in mixed_bfloat16, until the check decides
 
     def logits(self, features: dict) -> Any:
         return self.library.logits(self.model, features)
 
+    def score_in_bf16(self, wanted: bool) -> None:
+        """Score in mixed_bfloat16 where the hardware computes it natively and, on the first rows scored, its
+        logits agree with float32's; else in float32. The choice and its reason are logged and kept in `scoring`."""
+        from imdb_bert.models.precision import choose_scoring_precision
+
+        chosen = choose_scoring_precision(wanted, self.library.accelerators_bf16())
+        self.scoring = {"precision": "float32", "reason": chosen.reason}
+        self._candidate = None
+        if chosen.policy != "float32":
+            self._candidate = self.library.load(Path(self.model_dir), chosen.policy)
+            self.scoring["pending"] = chosen.reason
+        else:
+            log.info("scoring in float32: %s", chosen.reason)
+
     def predict_logits(self, source: BatchSource, verbose: int = 0) -> np.ndarray:
-        return self.library.predict_logits(self.model, source, verbose)
+        if self._candidate is not None:
+            self._check_bf16(source)
+        return np.asarray(self.library.predict_logits(self.model, source, verbose), dtype=np.float32)
+
+    def _check_bf16(self, source: BatchSource) -> None:
+        """Score `source`'s check rows both ways and keep the bfloat16 model only where its logits agree."""
+        from imdb_bert.models.precision import check_bf16_logits
+
+        sample = check_sample(source)
+        reference, candidate = (np.asarray(self.library.predict_logits(model, sample), dtype=np.float32)
+                                for model in (self.model, self._candidate))
+        agrees, figures = check_bf16_logits(reference, candidate)
+        native = self.scoring.pop("pending")
+        summary = (f"on {figures['rows']} sequences, largest logit difference {figures['max_logit_difference']:.4g} "
+                   f"against float32 (tolerance {figures['tolerance']:g}), arg-max agreement "
+                   f"{figures['argmax_agreement']:.4f}")
+        if agrees:
+            self.model = self._candidate
+            self.scoring = {"precision": "mixed_bfloat16", "reason": f"{native}; {summary}", **figures}
+        else:
+            self.scoring = {"precision": "float32", "reason": f"bfloat16 declined: {summary}", **figures}
+        self._candidate = None
+        log.info("scoring in %s: %s", self.scoring["precision"], self.scoring["reason"])
+
+
+def check_sample(source: BatchSource) -> BatchSource:
+    """A copy of `source` over at most BF16_CHECK_ROWS of its rows, evenly spread from shortest to longest."""
+    from imdb_bert.models.precision import BF16_CHECK_ROWS
+    from imdb_bert.tokens import TokenizedSplit
+
+    lengths = np.asarray(source.split.lengths)
+    order = np.argsort(lengths, kind="stable")
+    rows = np.unique(order[np.linspace(0, len(order) - 1, min(BF16_CHECK_ROWS, len(order))).round().astype(int)])
+    split = source.split
+    sample = copy.copy(source)
+    sample.split = TokenizedSplit(np.asarray(split.input_ids[rows]), lengths[rows], np.asarray(split.labels[rows]))
+    return sample
 
 
 def save_trained(library: ModelLibrary, model: Any, out: Path, labels: list[str]) -> None:
@@ -168,4 +254,4 @@ def load_trained(model_dir: str | Path, labels: list[str]) -> Classifier:
         raise PipelineError(f"{model_dir}: the model's labels {info['labels']} differ from the data's {labels} "
                             f"(data/split/labels.json); retrain with `dvc repro train`")
     library = get_library(info["library"])
-    return Classifier(library, library.load(model_dir), labels)
+    return Classifier(library, library.load(model_dir), labels, model_dir)

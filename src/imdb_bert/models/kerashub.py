@@ -9,6 +9,7 @@ A trained model directory holds `keras_model.json` (the task's Keras config) and
 from __future__ import annotations
 
 import json
+import re
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ CLASSIFIERS = {"bert": "BertTextClassifier", "distilbert": "DistilBertTextClassi
                "roberta": "RobertaTextClassifier", "xlm-roberta": "XLMRobertaTextClassifier"}
 OUR_FEATURES = {"token_ids": "input_ids", "padding_mask": "attention_mask", "segment_ids": "token_type_ids"}
 JAX_INFERENCE_WIDTH_MULTIPLE = 64  # evaluate and predict on JAX: batch widths round up to this (few compiles)
+ENCODER_LAYER = re.compile(r"transformer_layer_(\d+)/")  # KerasHub's BERT-family backbones
+EMBEDDINGS = re.compile(r"embedding")  # token, position and segment embeddings and their layer norm
 CONFIG_FILE = "keras_model.json"
 WEIGHTS_FILE = "model.weights.h5"
 
@@ -154,9 +157,15 @@ class KerasHubLibrary(ModelLibrary):
         return task_class(backbone=backbone, num_classes=len(labels), preprocessor=None)
 
     def compile(self, model: Any, settings: Any, total_steps: int, jit_compile: bool) -> None:
-        model.compile(optimizer=_optimizer(settings, total_steps),
+        multipliers = self.lr_multipliers(model, settings.layer_lr_decay) if settings.layer_lr_decay != 1.0 else None
+        model.compile(optimizer=_optimizer(settings, total_steps, multipliers),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       metrics=[keras.metrics.SparseCategoricalAccuracy("accuracy")], jit_compile=jit_compile)
+
+    def lr_multipliers(self, model: Any, decay: float) -> dict[str, float]:
+        from imdb_bert.models import layer_multipliers
+
+        return layer_multipliers([variable.path for variable in model.trainable_variables], _layer_of, decay)
 
     def fit_data(self, model: Any, source: BatchSource) -> Any:
         source = _renamed(model, source)
@@ -191,12 +200,16 @@ class KerasHubLibrary(ModelLibrary):
         write_json(out / CONFIG_FILE, _float32_policies(config))
         keras.saving.save_weights(model, out / WEIGHTS_FILE, objects_to_skip=[model.optimizer])
 
-    def load(self, model_dir: Path) -> Any:
+    def load(self, model_dir: Path, policy: str = "float32") -> Any:
         if not (model_dir / WEIGHTS_FILE).is_file():
             raise PipelineError(f"{model_dir}: no {WEIGHTS_FILE}; run `dvc repro train` first")
-        model = keras.saving.deserialize_keras_object(read_json(model_dir / CONFIG_FILE))
+        config = read_json(model_dir / CONFIG_FILE)
+        model = keras.saving.deserialize_keras_object(config if policy == "float32" else _policies(config, policy))
         keras.saving.load_weights(model, model_dir / WEIGHTS_FILE, objects_to_skip=[model.optimizer])
         return model
+
+    def accelerators_bf16(self) -> list[bool]:
+        return [bf16 for _, bf16 in accelerators()]
 
     def logits(self, model: Any, features: dict) -> Any:
         ids = features["input_ids"]
@@ -216,12 +229,18 @@ class KerasHubLibrary(ModelLibrary):
 def _float32_policies(config: Any) -> Any:
     """The config with every mixed dtype policy as float32: a model trained in mixed precision (float32 variables)
     reloads for float32 inference."""
+    return _policies(config, "float32", only_mixed=True)
+
+
+def _policies(config: Any, policy: str, only_mixed: bool = False) -> Any:
+    """The config with every dtype policy (every mixed one, with `only_mixed`) replaced by `policy`."""
     if isinstance(config, dict):
-        if config.get("class_name") == "DTypePolicy" and str(config.get("config", {}).get("name")).startswith("mixed_"):
-            return {**config, "config": {**config["config"], "name": "float32"}}
-        return {key: _float32_policies(value) for key, value in config.items()}
+        name = str(config.get("config", {}).get("name"))
+        if config.get("class_name") == "DTypePolicy" and (name.startswith("mixed_") or not only_mixed):
+            return {**config, "config": {**config["config"], "name": policy}}
+        return {key: _policies(value, policy, only_mixed) for key, value in config.items()}
     if isinstance(config, list):
-        return [_float32_policies(value) for value in config]
+        return [_policies(value, policy, only_mixed) for value in config]
     return config
 
 
@@ -246,14 +265,52 @@ def _renamed(model: Any, source: BatchSource) -> BatchSource:
     return source.renamed(_names(model))
 
 
-def _optimizer(settings: Any, total_steps: int) -> keras.optimizers.Optimizer:
-    """The tutorial's constant Adam, or AdamW with linear warm-up and decay; LayerNorm and biases are not decayed."""
-    if settings.optimizer == "adam":
-        return keras.optimizers.Adam(learning_rate=settings.learning_rate, epsilon=settings.epsilon,
-                                     clipnorm=settings.clipnorm)
-    schedule = LinearWarmupDecay(settings.learning_rate, total_steps, round(total_steps * settings.warmup_ratio))
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=settings.weight_decay,
-                                       epsilon=settings.epsilon, clipnorm=settings.clipnorm)
+def _layer_of(path: str) -> int | None:
+    """A variable's encoder layer, -1 for the embeddings, None for the pooler and the head."""
+    if found := ENCODER_LAYER.search(path):
+        return int(found.group(1))
+    return -1 if EMBEDDINGS.search(path) else None
+
+
+class LayerwiseAdam(keras.optimizers.Adam):
+    """Adam with decoupled weight decay, each variable's step and decay at its learning rate times its multiplier
+    (`multipliers`, by variable path): layer-wise learning-rate decay. Adam's step does not change when a gradient
+    is scaled, so the rate itself is scaled; the weight decay is applied here (Keras' own would use the base rate)."""
+
+    def __init__(self, multipliers: dict[str, float], decoupled_weight_decay: float, **options: Any) -> None:
+        super().__init__(weight_decay=None, **options)
+        self.multipliers, self.decoupled_weight_decay = multipliers, decoupled_weight_decay
+        self._rates: list[float] = []
+        self._decayed: list[bool] = []
+
+    def build(self, variables: list) -> None:
+        super().build(variables)
+        self._rates = [self.multipliers.get(variable.path, 1.0) for variable in variables]
+        self._decayed = [self.decoupled_weight_decay > 0 and self._use_weight_decay(variable) for variable in variables]
+
+    def update_step(self, gradient, variable, learning_rate):
+        index = self._get_variable_index(variable)
+        learning_rate = keras.ops.cast(learning_rate, variable.dtype) * self._rates[index]
+        if self._decayed[index]:  # before the step, as Keras' own decoupled decay
+            self.assign_sub(variable, variable * keras.ops.cast(self.decoupled_weight_decay, variable.dtype)
+                            * learning_rate)
+        super().update_step(gradient, variable, learning_rate)
+
+
+def _optimizer(settings: Any, total_steps: int,
+               multipliers: dict[str, float] | None = None) -> keras.optimizers.Optimizer:
+    """The tutorial's constant Adam, or AdamW with linear warm-up and decay; LayerNorm and biases are not decayed.
+    With `multipliers` (layer-wise decay), the same as a LayerwiseAdam."""
+    decay = settings.weight_decay if settings.optimizer == "adamw" else 0.0
+    learning_rate = settings.learning_rate if settings.optimizer == "adam" else \
+        LinearWarmupDecay(settings.learning_rate, total_steps, round(total_steps * settings.warmup_ratio))
+    options = {"learning_rate": learning_rate, "epsilon": settings.epsilon, "clipnorm": settings.clipnorm}
+    if multipliers is not None:
+        optimizer = LayerwiseAdam(multipliers, decay, **options)
+    elif settings.optimizer == "adam":
+        return keras.optimizers.Adam(**options)
+    else:
+        optimizer = keras.optimizers.AdamW(weight_decay=decay, **options)
     optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta"])
     return optimizer
 

@@ -5,9 +5,13 @@
 - CPUs: `mixed_bfloat16` where the CPU has native bfloat16 instructions (AVX512_BF16 or AMX on x86, BF16 on
   Arm); without them bfloat16 is emulated in float32 and slower (bench/train_throughput.py), so float32 stays.
 
-Variables stay float32 under either mixed policy; the saved model is float32, and evaluate and predict run in
-float32. PIPELINE_CPU_BF16=force in the environment trains in mixed_bfloat16 on any CPU (for measuring emulated
-bfloat16, as bench/accuracy_bench.py's bf16 recipe does).
+Variables stay float32 under either mixed policy; the saved model is float32. PIPELINE_CPU_BF16=force in the
+environment trains in mixed_bfloat16 on any CPU (for measuring emulated bfloat16, as bench/accuracy_bench.py's bf16
+recipe does).
+
+Scoring (`evaluate.bf16_scoring`, `imdb-predict --bf16`): `choose_scoring_precision` allows mixed_bfloat16 where
+the hardware computes it natively (the same CPU features and accelerators as above), and `check_bf16_logits` keeps
+it only where its logits agree with float32's on the first rows scored (BF16_LOGIT_TOLERANCE); else float32.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 FORCE = "PIPELINE_CPU_BF16"
 CPUINFO = Path("/proc/cpuinfo")
@@ -61,3 +67,41 @@ def choose_precision(wanted: bool, accelerators_bf16: list[bool]) -> Precision:
         return Precision("mixed_bfloat16", f"the CPU computes bfloat16 natively ({', '.join(features)})")
     return Precision("float32", "train.mixed_precision is on, but this CPU has no native bfloat16 "
                                 "(AVX512_BF16 or AMX): emulated bfloat16 is slower, so float32")
+
+
+# Scoring in bfloat16: kept only while its logits stay within this of float32's on the check rows. bfloat16 keeps
+# 8 significant bits (relative error 2^-9 per rounding); a fine-tuned MiniLM's logits (|logit| up to about 5) moved
+# by at most about 0.1 on real reviews (docs/results.md, "bf16 scoring"), so 0.25 allows that with a margin and still
+# refuses a model whose scores bfloat16 visibly changes.
+BF16_LOGIT_TOLERANCE = 0.25
+BF16_CHECK_ROWS = 128  # sequences scored both ways before the choice: a spread over lengths, shortest to longest
+
+
+def choose_scoring_precision(wanted: bool, accelerators_bf16: list[bool]) -> Precision:
+    """The policy to score in, before the logit check: mixed_bfloat16 where it is native, else float32."""
+    if not wanted:
+        return Precision("float32", "bf16 scoring is off")
+    if accelerators_bf16:
+        if all(accelerators_bf16):
+            return Precision("mixed_bfloat16", "the accelerator computes bfloat16 natively")
+        return Precision("float32", "bf16 scoring is on, but an accelerator in use has no native bfloat16")
+    features = cpu_bf16_features()
+    if os.environ.get(FORCE) == "force":
+        native = f"native: {', '.join(features)}" if features else "emulated on this CPU"
+        return Precision("mixed_bfloat16", f"{FORCE}=force, {native}")
+    if features:
+        return Precision("mixed_bfloat16", f"the CPU computes bfloat16 natively ({', '.join(features)})")
+    return Precision("float32", "bf16 scoring is on, but this CPU has no native bfloat16 (AVX512_BF16 or AMX): "
+                                "emulated bfloat16 is slower, so float32")
+
+
+def check_bf16_logits(reference: np.ndarray, candidate: np.ndarray,
+                      tolerance: float | None = None) -> tuple[bool, dict]:
+    """Whether bfloat16 logits (`candidate`) agree with float32's (`reference`) on the same rows: the largest
+    absolute difference at most `tolerance` (default BF16_LOGIT_TOLERANCE). Returns the verdict and its figures."""
+    tolerance = BF16_LOGIT_TOLERANCE if tolerance is None else tolerance
+    reference, candidate = np.asarray(reference, np.float64), np.asarray(candidate, np.float64)
+    difference = float(np.abs(reference - candidate).max()) if reference.size else 0.0
+    agreement = float((reference.argmax(axis=1) == candidate.argmax(axis=1)).mean()) if reference.size else 1.0
+    return difference <= tolerance, {"rows": len(reference), "max_logit_difference": round(difference, 6),
+                                     "argmax_agreement": round(agreement, 6), "tolerance": tolerance}

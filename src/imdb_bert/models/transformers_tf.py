@@ -23,6 +23,9 @@ from imdb_bert.models.checkpoint import TF_WEIGHTS, cannot_read_safetensors, ref
 from imdb_bert.tokenizer import cannot_load
 
 HEAD = re.compile(r"^(classifier|pre_classifier)\.")  # the fresh classification head: never in a base checkpoint
+ENCODER_LAYER = re.compile(r"/layer_\._(\d+)/")  # BERT, RoBERTa and DistilBERT: .../encoder/layer_._3/...
+EMBEDDINGS = re.compile(r"/embeddings/")
+REPLICA = re.compile(r"/replica_\d+(?=:\d+$)")  # a mirrored variable's copy on another device
 
 
 def _label_config(labels: list[str]) -> dict:
@@ -121,8 +124,16 @@ class TransformersLibrary(ModelLibrary):
             raise PipelineError(cannot_load(checkpoint, "model", error)) from None
 
     def compile(self, model: Any, settings: Any, total_steps: int, jit_compile: bool) -> None:
-        model.compile(optimizer=_optimizer(settings, total_steps), loss=_float32_loss(),
+        optimizer = _optimizer(settings, total_steps)
+        if settings.layer_lr_decay != 1.0:
+            optimizer = _layerwise(optimizer, self.lr_multipliers(model, settings.layer_lr_decay))
+        model.compile(optimizer=optimizer, loss=_float32_loss(),
                       metrics=[tf.keras.metrics.SparseCategoricalAccuracy("accuracy")], jit_compile=jit_compile)
+
+    def lr_multipliers(self, model: Any, decay: float) -> dict[str, float]:
+        from imdb_bert.models import layer_multipliers
+
+        return layer_multipliers([variable.name for variable in model.trainable_variables], _layer_of, decay)
 
     def fit_data(self, model: Any, source: BatchSource) -> Any:
         return source.dataset()
@@ -158,7 +169,7 @@ class TransformersLibrary(ModelLibrary):
     def save(self, model: Any, out: Path) -> None:
         model.save_pretrained(out)
 
-    def load(self, model_dir: Path) -> Any:
+    def load(self, model_dir: Path, policy: str = "float32") -> Any:
         from transformers import TFAutoModelForSequenceClassification
         from transformers.utils import logging as transformers_logging
 
@@ -166,10 +177,18 @@ class TransformersLibrary(ModelLibrary):
             raise PipelineError(f"{model_dir}: no {TF_WEIGHTS}; run `dvc repro train` first")
         level = transformers_logging.get_verbosity()
         transformers_logging.set_verbosity_error()  # our own trained model: "all layers were used" is no news
+        previous = tf.keras.mixed_precision.global_policy()
+        tf.keras.mixed_precision.set_global_policy(policy)  # the layers take the policy in force when built
         try:
             return TFAutoModelForSequenceClassification.from_pretrained(model_dir, use_safetensors=False)
         finally:
+            tf.keras.mixed_precision.set_global_policy(previous)
             transformers_logging.set_verbosity(level)
+
+    def accelerators_bf16(self) -> list[bool]:
+        from imdb_bert.models.distribute import tensorflow_gpus
+
+        return [bf16 for _, bf16 in tensorflow_gpus()]
 
     def logits(self, model: Any, features: dict) -> Any:
         return model(features, training=False).logits
@@ -178,11 +197,52 @@ class TransformersLibrary(ModelLibrary):
         return model.predict(source.dataset(with_labels=False), verbose=verbose).logits
 
 
+def _layer_of(name: str) -> int | None:
+    """A variable's encoder layer, -1 for the embeddings, None for the pooler and the head."""
+    if found := ENCODER_LAYER.search(name):
+        return int(found.group(1))
+    return -1 if EMBEDDINGS.search(name) else None
+
+
+class _LayerwiseRates:
+    """Mixed into a tf-keras legacy optimizer (transformers' AdamWeightDecay, legacy Adam): each variable's step and
+    weight decay use its learning rate times its multiplier (`multipliers`, by variable name). Adam's step does not
+    change when a gradient is scaled, so the rate itself is scaled, in the per-variable coefficients."""
+
+    multipliers: dict[str, float]
+
+    def _scaled(self, var: Any, apply_state: dict | None) -> dict:
+        rate = self.multipliers.get(REPLICA.sub("", var.name), 1.0)
+        key = (var.device, var.dtype.base_dtype)
+        apply_state = dict(apply_state or {})
+        coefficients = apply_state.get(key) or self._fallback_apply_state(*key)
+        apply_state[key] = {**coefficients, "lr_t": coefficients["lr_t"] * rate, "lr": coefficients["lr"] * rate}
+        return apply_state
+
+    def _resource_apply_dense(self, grad, var, apply_state=None):
+        return super()._resource_apply_dense(grad, var, apply_state=self._scaled(var, apply_state))
+
+    def _resource_apply_sparse(self, grad, var, indices, apply_state=None):
+        return super()._resource_apply_sparse(grad, var, indices, apply_state=self._scaled(var, apply_state))
+
+
+def _layerwise(optimizer: Any, multipliers: dict[str, float]) -> Any:
+    """`optimizer` (a legacy tf-keras optimizer) remade with per-variable learning-rate multipliers."""
+    layered_class = type(f"Layerwise{type(optimizer).__name__}", (_LayerwiseRates, type(optimizer)), {})
+    layered = layered_class.from_config(optimizer.get_config())
+    for kept in ("_include_in_weight_decay", "_exclude_from_weight_decay"):  # AdamWeightDecay's, not in its config
+        if hasattr(optimizer, kept):
+            setattr(layered, kept, getattr(optimizer, kept))
+    layered.multipliers = multipliers
+    return layered
+
+
 def _optimizer(settings: Any, total_steps: int) -> Any:
-    """The tutorial's Adam, or AdamW with linear warm-up and decay (transformers' create_optimizer)."""
+    """The tutorial's Adam, or AdamW with linear warm-up and decay (transformers' create_optimizer). With layer-wise
+    decay, Adam is tf-keras' legacy Adam (the same update), whose per-variable coefficients `_layerwise` scales."""
     if settings.optimizer == "adam":
-        return tf.keras.optimizers.Adam(learning_rate=settings.learning_rate, epsilon=settings.epsilon,
-                                        clipnorm=settings.clipnorm)
+        adam = tf.keras.optimizers.legacy.Adam if settings.layer_lr_decay != 1.0 else tf.keras.optimizers.Adam
+        return adam(learning_rate=settings.learning_rate, epsilon=settings.epsilon, clipnorm=settings.clipnorm)
     from transformers import create_optimizer
 
     optimizer, _ = create_optimizer(init_lr=settings.learning_rate, num_train_steps=total_steps,

@@ -111,6 +111,7 @@ def main() -> None:
     meta = load_meta()
     names = meta["labels"]
     model = load_trained(MODEL_DIR, names)
+    model.score_in_bf16(settings.bf16_scoring)  # kept after a check on the first split scored; else float32
     tokenizer = load_tokenizer(MODEL_DIR)
     stride = stride_tokens(settings, meta["max_length"] - num_special_tokens(tokenizer))
     validation = None
@@ -123,6 +124,7 @@ def main() -> None:
         log.info("%s: %s", name, getattr(decision, f"{name}_reason"))
     test = score_split("test", model, tokenizer, meta, settings, stride, (decision.long_reviews,))
     scores = evaluation_scores(test, validation, decision, fitted, settings, meta["max_length"])
+    scores["scoring_precision"] = model.scoring  # float32 or mixed_bfloat16, the reason and the check's figures
 
     with atomic_path(PLOTS_DIR) as folder:
         write_plots(folder, test, decision, scores["slices"], fitted.temperature)
