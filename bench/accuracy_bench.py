@@ -1,8 +1,8 @@
 """Accuracy at equal compute: the tutorial's recipe against ours, on the same real reviews, over several seeds.
 
-    python bench/accuracy_bench.py                        # 2,000 + 2,000 reviews, max_length 256, 3 epochs, seeds 13 14
-    python bench/accuracy_bench.py --rows 600 --epochs 1 --seeds 13    # a quick look
-    python bench/accuracy_bench.py --recipes 'ours + adamw' 'ours + adamw, keras_hub'   # the two model libraries
+    python -m bench.accuracy_bench                        # 2,000 + 2,000 reviews, max_length 256, 3 epochs, seeds 13 14
+    python -m bench.accuracy_bench --rows 600 --epochs 1 --seeds 13    # a quick look
+    python -m bench.accuracy_bench --recipes 'ours + adamw' 'ours + adamw, keras_hub'   # the two model libraries
 
 A fixed subset of the real CSV: `--rows` reviews, half positive, drawn with a fixed seed from the reviews whose
 text occurs once in the whole CSV. Both recipes therefore split the same reviews into the same test half
@@ -34,20 +34,24 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
 import shutil
 import statistics
 import sys
 from pathlib import Path
 
-import yaml
-from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
-from scratch import ROOT, copy_project, run_stage
+from bench.common import (
+    SHARED_CSV,
+    SHARED_MINILM,
+    SHARED_MINILM_SAFETENSORS,
+    copy_project,
+    machine_line,
+    markdown_table,
+    read_params,
+    require,
+    run_stage,
+    write_params,
+)
 
-SHARED = ROOT.parent / "shared"
-sys.path.insert(0, str(ROOT))  # the stages' helpers, for the subset and the leak count
-REVIEWS_CSV = SHARED / "data/imdb/IMDB Dataset.csv"
-CHECKPOINT = SHARED / "models/minilm-l6-h384-uncased"
 TUTORIAL_DATA = {"strip_html": False, "drop_duplicates": False, "validation_size": 0.0}
 TUTORIAL_TRAIN = {"optimizer": "adam", "learning_rate": 3.0e-5, "pad_to_max_length": True, "group_by_length": False}
 DEFAULTS = {"rows": 4000, "max_length": 256, "epochs": 3}
@@ -63,14 +67,12 @@ RECIPES["ours + adamw"] = (RECIPES["ours + adam"][0], RECIPES["ours + adam"][1],
 RECIPES["ours + adamw, head"] = (RECIPES["ours + adamw"][0], {"truncation": "head"}, RECIPES["ours + adamw"][2])
 RECIPES["ours + adamw, keras_hub"] = RECIPES["ours + adamw"]
 # The same recipe through the other model library, from the same weights in the Hub's safetensors form.
-MODELS = {"ours + adamw, keras_hub": {"library": "keras_hub",
-                                     "checkpoint": str(SHARED / "models/minilm-l6-h384-uncased-safetensors")}}
+MODELS = {"ours + adamw, keras_hub": {"library": "keras_hub", "checkpoint": str(SHARED_MINILM_SAFETENSORS)}}
 RECIPES["ours + adamw, bf16"] = (RECIPES["ours + adamw"][0], RECIPES["ours + adamw"][1],
                                  {**RECIPES["ours + adamw"][2], "mixed_precision": True})
 VARIANTS = {"ours + adamw, keras_hub": "model.library keras_hub against transformers, the same weights",
             "ours + adamw, bf16": "mixed_bfloat16 training against float32"}  # compared with ours + adamw
 ENVIRONMENT = {"ours + adamw, bf16": {"PIPELINE_CPU_BF16": "force"}}
-
 
 
 def write_subset(path: Path, rows: int, seed: int) -> dict:
@@ -79,8 +81,8 @@ def write_subset(path: Path, rows: int, seed: int) -> dict:
 
     from imdb_bert.data import read_reviews, strip_html_line_breaks
 
-    reviews = pd.read_csv(REVIEWS_CSV, keep_default_na=False)
-    parsed = read_reviews(REVIEWS_CSV, "review", "sentiment", ["negative", "positive"])  # validates the file
+    reviews = pd.read_csv(SHARED_CSV, keep_default_na=False)
+    parsed = read_reviews(SHARED_CSV, "review", "sentiment", ["negative", "positive"])  # validates the file
     unique = ~strip_html_line_breaks(parsed["text"]).duplicated(keep=False).to_numpy()
     picked = (reviews[unique].groupby("sentiment", group_keys=False)
               .sample(n=rows // 2, random_state=seed).sort_index())
@@ -94,8 +96,8 @@ def tutorial_leak(test_size: float, seed: int) -> dict:
     from imdb_bert.params import DataParams
     from imdb_bert.stages.split import split_reviews
 
-    reviews = read_reviews(REVIEWS_CSV, "review", "sentiment", ["negative", "positive"])
-    params = DataParams(raw_csv=str(REVIEWS_CSV), text_column="review", label_column="sentiment",
+    reviews = read_reviews(SHARED_CSV, "review", "sentiment", ["negative", "positive"])
+    params = DataParams(raw_csv=str(SHARED_CSV), text_column="review", label_column="sentiment",
                         labels=["negative", "positive"], strip_html=False, drop_duplicates=False,
                         test_size=test_size, validation_size=0.0, max_rows=None, seed=seed)
     splits, _ = split_reviews(reviews, params)
@@ -109,22 +111,21 @@ def make_project(folder: Path, subset: Path, recipe: str, args: argparse.Namespa
         return folder
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    copy_project(partial)
     data, tokenize, train = RECIPES[recipe]
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = read_params()
     params["data"].update(raw_csv=str(subset), test_size=0.5, max_rows=None, seed=13, **data)
-    params["model"].update({"checkpoint": str(CHECKPOINT), "init": "pretrained", **MODELS.get(recipe, {})})
+    params["model"].update({"checkpoint": str(SHARED_MINILM), "init": "pretrained", **MODELS.get(recipe, {})})
     params["tokenize"].update(max_length=args.max_length, **tokenize)
     params["train"].update(epochs=args.epochs, batch_size=32, **train)
-    (partial / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    copy_project(partial, params)
     partial.rename(folder)
     return folder
 
 
 def set_seed(project: Path, seed: int) -> None:
-    params = yaml.safe_load((project / "params.yaml").read_text())
+    params = read_params(project / "params.yaml")
     params["train"]["seed"] = seed
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    write_params(project, params)
 
 
 def run_recipe(project: Path, seed: int, result: Path, environment: dict[str, str]) -> dict:
@@ -174,8 +175,7 @@ def main() -> None:
                         help="a subset of the recipes (default: all)")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/accuracy-bench"))
     args = parser.parse_args()
-    if not (REVIEWS_CSV.is_file() and CHECKPOINT.is_dir()):
-        sys.exit(f"error: needs {REVIEWS_CSV} and {CHECKPOINT} (../shared beside the project)")
+    require(SHARED_CSV, SHARED_MINILM)
 
     started = datetime.datetime.now(datetime.UTC)
     key = f"rows{args.rows}-len{args.max_length}-ep{args.epochs}-subset{args.subset_seed}"
@@ -228,11 +228,11 @@ def print_report(args: argparse.Namespace, subset: dict, results: dict[str, list
     if args.recipes != list(RECIPES):
         options += " --recipes " + " ".join(f"'{recipe}'" for recipe in args.recipes)
     print(f"\n## Accuracy at equal compute ({started:%Y-%m-%d})\n")
-    print(f"MiniLM-L6-H384 ({CHECKPOINT.name}); {subset['subset_rows']:,} real reviews drawn with seed "
+    print(f"MiniLM-L6-H384 ({SHARED_MINILM.name}); {subset['subset_rows']:,} real reviews drawn with seed "
           f"{args.subset_seed} from the {subset['unique_rows']:,} of {subset['csv_rows']:,} whose text is unique; "
           f"the same {examples:,} test reviews for every run; max_length {args.max_length}, {args.epochs} epochs, "
-          f"batch 32; train.seed {', '.join(map(str, args.seeds))}; {os.cpu_count()} CPUs, no GPU. "
-          f"Command: `python bench/accuracy_bench.py{options}`\n")
+          f"batch 32; train.seed {', '.join(map(str, args.seeds))}; {machine_line()}. "
+          f"Command: `python -m bench.accuracy_bench{options}`\n")
     print(markdown_table(["recipe", "test accuracy per seed", "mean (min–max)", "mean ROC AUC",
                           "mean validation accuracy (kept epoch)", "kept epoch", "training reviews",
                           "training min per run"], rows))

@@ -1,7 +1,7 @@
 """Two pipeline runs scored on the same test reviews: which is more accurate, by how much, and does it hold?
 
-    python bench/compare_runs.py RUN_A RUN_B        # each a project directory after `dvc repro evaluate`
-    python bench/compare_runs.py a.json b.json      # or their metrics/eval/plots/sklearn/confusion_matrix.json
+    python -m bench.compare_runs RUN_A RUN_B        # each a project directory after `dvc repro evaluate`
+    python -m bench.compare_runs a.json b.json      # or their metrics/eval/plots/sklearn/confusion_matrix.json
 
 Reads each run's per-review verdicts (the confusion-matrix plot data `evaluate` writes, one entry per test review
 in test-split order, after the run's own decision: threshold, temperature, windows), checks that both runs scored
@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
-from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the stages' helpers
-from imdb_bert.evaluation.metrics import Z_95, mcnemar_p, wilson_interval  # noqa: E402
+from bench.common import markdown_table
+from imdb_bert.decisions import mcnemar_p
+from imdb_bert.evaluation.metrics import Z_95, wilson_interval
 
 VERDICTS = Path("metrics/eval/plots/sklearn/confusion_matrix.json")
 

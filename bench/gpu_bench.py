@@ -1,8 +1,10 @@
 """Fine-tuning throughput of a bert-base-cased-sized BERT on a GPU: the tutorial's recipe against ours.
 
-    KERAS_BACKEND=jax python bench/gpu_bench.py --output gpu_bench.json   # the full bench (one GPU, < 5 minutes)
-    KERAS_BACKEND=jax python bench/gpu_bench.py --dry-run                 # the same on CPU with a 2-layer BERT
-    KERAS_BACKEND=jax python bench/gpu_bench.py --smoke                   # a tiny config, seconds (the test suite)
+    KERAS_BACKEND=jax python -m bench.gpu_bench --output gpu_bench.json   # the full bench (one GPU, < 5 minutes)
+    KERAS_BACKEND=jax python -m bench.gpu_bench --dry-run                 # the same on CPU with a 2-layer BERT
+    KERAS_BACKEND=jax python -m bench.gpu_bench --smoke                   # a tiny config, seconds (the test suite)
+
+from the project root; where the project is not installed (a GPU machine), with PYTHONPATH=src.
 
 The model is KerasHub's BERT (`keras_hub.models.BertBackbone` + `BertTextClassifier`, two classes, no preprocessor)
 built from bert-base-cased's config with random weights (vocabulary 28,996, hidden 768, 12 layers, 12 heads,
@@ -18,6 +20,9 @@ selected (KERAS_BACKEND; jax when unset and JAX is installed). Variants (--varia
     padded_xla    ablation: padded to max_length, float32, XLA
     ours_float32  ablation: ours in float32
 
+(the padding variants and throughput figures of bench/training.py, shared with bench/train_throughput.py, which
+compares the same on a CPU with the real MiniLM).
+
 Each variant builds a fresh model, then runs one step per batch shape of the timed epoch (the first steps: tracing,
 XLA compilation and one step, reported apart), `--warmup` steps, and one timed `fit` epoch of `--steps` batches
 straight from the batch source (host batch production included). The clock is read after synchronising (the loss
@@ -30,26 +35,8 @@ jax.monitoring: "compiles in timed" must be 0, i.e. no shape was compiled during
 
 Needs only numpy, a Keras backend (JAX), keras and keras-hub: no TensorFlow, pandas, scikit-learn or DVC on this path
 (keras and keras-hub import them when they are installed, and work without them; tests/test_gpu_bench.py runs
---smoke with those imports blocked). On a machine with Python 3.12, numpy and JAX with CUDA already installed and no
-internet, carry these 14 wheels (about 15 MiB; `bash bench/gpu_bench_carry.sh` downloads them into .carry/):
-
-    keras-3.15.1-py3-none-any.whl
-    keras_hub-0.32.0-py3-none-any.whl
-    absl_py-2.5.1-py3-none-any.whl
-    h5py-3.14.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
-    namex-0.1.0-py3-none-any.whl
-    optree-0.16.0-cp312-cp312-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
-    packaging-26.4-py3-none-any.whl
-    typing_extensions-4.16.0-py3-none-any.whl
-    rich-15.0.0-py3-none-any.whl
-    markdown_it_py-4.3.0-py3-none-any.whl
-    mdurl-0.1.2-py3-none-any.whl
-    pygments-2.21.0-py3-none-any.whl
-    regex-2026.11.19-cp312-cp312-manylinux2014_x86_64.manylinux_2_17_x86_64.manylinux_2_28_x86_64.whl
-    tokenizers-0.23.3-cp310-abi3-manylinux_2_17_x86_64.manylinux2014_x86_64.whl
-
-and install them with `pip install --no-index --no-deps .carry/*.whl` (keras-hub's declared tensorflow-text,
-kagglehub and sentencepiece serve presets and tokenizers, which this bench does not use; ml_dtypes comes with JAX).
+--smoke with those imports blocked). docs/gpu.md lists the 14 wheels to carry to a GPU machine with no internet
+(`bash bench/gpu_bench_carry.sh` downloads them) and how to run it there.
 """
 
 from __future__ import annotations
@@ -70,15 +57,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+from bench.common import cpu_model, markdown_table
+from bench.training import THROUGHPUT_COLUMNS, Variant, batch_source, epoch_shape, throughput, throughput_cells
+from imdb_bert.batches import BatchSource
+from imdb_bert.tokens import TokenizedSplit
+
 LENGTHS_TABLE = Path(__file__).resolve().parent / "review_lengths.json"
-sys.path.insert(0, str(ROOT))
-
-from imdb_bert.batches import BatchSource, batch_features, batch_width  # noqa: E402  (numpy only)
-from imdb_bert.tokens import TokenizedSplit  # noqa: E402
-
-INPUT_NAMES = ["input_ids", "token_type_ids", "attention_mask"]
-KERAS_HUB_NAMES = {"input_ids": "token_ids", "token_type_ids": "segment_ids", "attention_mask": "padding_mask"}
+KERAS_HUB_NAMES = {"token_ids": "input_ids", "segment_ids": "token_type_ids", "padding_mask": "attention_mask"}
 HEAVY_MODULES = ("tensorflow", "pandas", "sklearn", "dvc")  # must not be needed on this path
 CLS_ID, SEP_ID, FIRST_WORD_ID = 101, 102, 999  # BERT's [CLS] and [SEP]; random "words" from 999 up
 # Dense bfloat16/float16 tensor-core peaks in TFLOPS from the vendors' data sheets, by a part of the device name
@@ -96,15 +81,6 @@ class BertConfig:
     hidden_dim: int = 768
     intermediate_dim: int = 3072
     max_sequence_length: int = 512
-
-
-@dataclass(frozen=True)
-class Variant:
-    name: str
-    pad_to_max_length: bool
-    group_by_length: bool
-    mixed_precision: bool
-    jit_compile: bool
 
 
 VARIANTS = {variant.name: variant for variant in (
@@ -161,41 +137,18 @@ def synthetic_split(lengths: np.ndarray, max_length: int, vocabulary_size: int,
                           labels=rng.integers(0, 2, size=rows).astype(np.int8))
 
 
-def keras_hub_batch(features: dict, labels: np.ndarray) -> tuple[dict, np.ndarray]:
-    return {KERAS_HUB_NAMES[name]: array for name, array in features.items()}, labels
-
-
-def batch_source(split: TokenizedSplit, variant: Variant, settings: Settings) -> BatchSource:
-    return BatchSource(split, INPUT_NAMES, settings.batch_size, shuffle_seed=settings.seed,
-                       group_by_length=variant.group_by_length, pad_to_max_length=variant.pad_to_max_length,
-                       pad_to_multiple_of=settings.bucket)
-
-
-def epoch_batches(source: BatchSource) -> Iterator[tuple[dict, np.ndarray]]:
-    """The source's next epoch as KerasHub inputs, produced on the fly as `fit` asks for them."""
-    for features, labels in source():
-        yield keras_hub_batch(features, labels)
+def keras_hub_source(split: TokenizedSplit, variant: Variant, settings: Settings) -> BatchSource:
+    """The variant's batch source, its batches under KerasHub's input names."""
+    source = batch_source(split, variant, settings.batch_size, settings.bucket, settings.seed)
+    return source.renamed(KERAS_HUB_NAMES)
 
 
 def first_batch_per_width(source: BatchSource) -> dict[int, tuple[dict, np.ndarray]]:
     """For each batch width of the source's next epoch (without consuming it), its first batch."""
-    split, found = source.split, {}
-    for rows in source.plan(source.epoch):
-        width = batch_width(np.asarray(split.lengths[rows]), source.max_length, source.pad_to_max_length,
-                            source.multiple)
-        if width not in found:
-            found[width] = keras_hub_batch(batch_features(split, rows, width, INPUT_NAMES),
-                                           np.asarray(split.labels[rows], dtype=np.int32))
+    found = {}
+    for rows, width in zip(source.plan(source.epoch), epoch_shape(source)[1], strict=True):
+        found.setdefault(width, source.batch(rows))
     return found
-
-
-def epoch_token_counts(source: BatchSource) -> tuple[list[np.ndarray], list[int]]:
-    """Real lengths and padded width of each batch of the source's next epoch."""
-    lengths, widths = [], []
-    for rows in source.plan(source.epoch):
-        lengths.append(np.asarray(source.split.lengths[rows], dtype=np.int64))
-        widths.append(batch_width(lengths[-1], source.max_length, source.pad_to_max_length, source.multiple))
-    return lengths, widths
 
 
 # ---------------------------------------------------------------------------------------------------- device
@@ -203,7 +156,7 @@ def epoch_token_counts(source: BatchSource) -> tuple[list[np.ndarray], list[int]
 
 def describe_device(backend: str) -> dict:
     """Platform (gpu/tpu/cpu), device name, compute capability where known, device count."""
-    platform_name, name, capability, count = "cpu", cpu_name(), None, 1
+    platform_name, name, capability, count = "cpu", cpu_model(), None, 1
     if backend == "jax":
         import jax
 
@@ -226,15 +179,6 @@ def describe_device(backend: str) -> dict:
             platform_name, name, count = "gpu", torch.cuda.get_device_name(0), torch.cuda.device_count()
             capability = ".".join(map(str, torch.cuda.get_device_capability(0)))
     return {"platform": platform_name, "name": name, "compute_capability": capability, "count": count}
-
-
-def cpu_name() -> str:
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                     if line.startswith("model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or platform.machine()
-    return f"{model}, {len(os.sched_getaffinity(0))} cores"
 
 
 def mixed_policy(device: dict) -> tuple[str, str]:
@@ -359,8 +303,8 @@ def run_variant(variant: Variant, config: BertConfig, settings: Settings, split:
     model = build_model(config, variant, policy, settings)
     build_seconds = time.perf_counter() - start
     per_token, per_sequence = flop_parameters(model)
-    source = batch_source(split, variant, settings)
-    lengths, widths = epoch_token_counts(source)
+    source = keras_hub_source(split, variant, settings)
+    lengths, widths = epoch_shape(source)
 
     first_steps = []
     for width, batch in first_batch_per_width(source).items():
@@ -370,35 +314,28 @@ def run_variant(variant: Variant, config: BertConfig, settings: Settings, split:
         first_steps.append({"width": width, "seconds": round(seconds, 2), "xla_compiles": count,
                             "xla_compile_seconds": compile_seconds})
         log(f"{variant.name}: first step at width {width}: {seconds:.1f} s")
-    warmup = [batch for _, batch in zip(range(settings.warmup), epoch_batches(batch_source(split, variant, settings)),
+    warmup = [batch for _, batch in zip(range(settings.warmup), keras_hub_source(split, variant, settings)(),
                                         strict=False)]
     warmup_seconds = train(model, lambda: iter(warmup), len(warmup), settings.loop) if warmup else 0.0
 
     before = len(compiles.events)
-    seconds = train(model, lambda: epoch_batches(source), len(source), settings.loop)
+    seconds = train(model, source, len(source), settings.loop)
     compiles_timed, _ = compiles.since(before)
     log(f"{variant.name}: {len(source)} timed steps: {seconds:.1f} s")
     del model
     keras.backend.clear_session()
     gc.collect()
 
-    real = np.concatenate(lengths)
-    padded = sum(len(batch) * width for batch, width in zip(lengths, widths, strict=True))
     model_flops = sum(training_flops(per_token, per_sequence, config, batch) for batch in lengths)
     padded_flops = sum(training_flops(per_token, per_sequence, config, np.full(len(batch), width))
                        for batch, width in zip(lengths, widths, strict=True))
     return {
-        "variant": variant.name, **asdict(variant),
-        "precision": policy if variant.mixed_precision else "float32",
-        "steps": len(source), "sequences": len(real), "real_tokens": int(real.sum()), "padded_tokens": int(padded),
-        "padding_share": round(1 - real.sum() / padded, 3),
+        **asdict(variant), "variant": variant.name, "precision": policy if variant.mixed_precision else "float32",
+        **throughput(lengths, widths, seconds),
         "widths": sorted(set(widths)), "compiled_shapes": len(first_steps) if variant.jit_compile else None,
-        "seconds": round(seconds, 3), "step_ms": round(1000 * seconds / len(source), 1),
-        "sequences_per_s": round(len(real) / seconds, 1),
-        "real_tokens_per_s": round(real.sum() / seconds), "padded_tokens_per_s": round(padded / seconds),
-        "model_tflops_per_s": round(model_flops / seconds / 1e12, 3),
-        "mfu": round(model_flops / seconds / 1e12 / peak, 4) if peak else None,
-        "mfu_incl_padding": round(padded_flops / seconds / 1e12 / peak, 4) if peak else None,
+        "model_tflops_per_s": model_flops / seconds / 1e12,
+        "mfu": model_flops / seconds / 1e12 / peak if peak else None,
+        "mfu_incl_padding": padded_flops / seconds / 1e12 / peak if peak else None,
         "build_seconds": round(build_seconds, 2), "first_steps": first_steps,
         "first_steps_seconds": round(sum(step["seconds"] for step in first_steps), 2),
         "warmup_steps": len(warmup), "warmup_seconds": round(warmup_seconds, 2),
@@ -411,30 +348,24 @@ def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
-def markdown_report(result: dict) -> str:
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from report import markdown_table  # bench/report.py
+def compile_cells(row: dict) -> list[object]:
+    steps = row["first_steps"]
+    return [row["variant"], f"{len(row['widths'])} ({', '.join(map(str, row['widths']))})",
+            ", ".join(f"{step['width']}: {step['seconds']}" for step in steps), row["first_steps_seconds"],
+            "n/a" if steps[0]["xla_compiles"] is None else f"{sum(step['xla_compiles'] for step in steps)} in "
+                                                          f"{sum(step['xla_compile_seconds'] for step in steps):.1f}",
+            "n/a" if row["xla_compiles_in_timed_steps"] is None else row["xla_compiles_in_timed_steps"]]
 
-    rows = result["rows"]
-    throughput = markdown_table(
-        ["variant", "padding", "precision", "XLA", "seq/s", "real tok/s", "padded tok/s", "padding share",
-         "step ms", "MFU", "MFU incl. padding"],
-        [[row["variant"], "to max_length" if row["pad_to_max_length"] else f"dynamic, x{result['settings']['bucket']}",
-          row["precision"], "on" if row["jit_compile"] else "off", row["sequences_per_s"],
-          f"{row['real_tokens_per_s']:,}", f"{row['padded_tokens_per_s']:,}", percent(row["padding_share"]),
-          row["step_ms"], percent(row["mfu"]), percent(row["mfu_incl_padding"])] for row in rows])
-    compilation = markdown_table(
-        ["variant", "shapes (widths)", "first step per shape, s", "first steps total, s", "XLA compiles, s",
-         "compiles in timed steps"],
-        [[row["variant"], f"{len(row['widths'])} ({', '.join(map(str, row['widths']))})",
-          ", ".join(f"{step['width']}: {step['seconds']}" for step in row["first_steps"]),
-          row["first_steps_seconds"],
-          "n/a" if row["first_steps"][0]["xla_compiles"] is None else
-          f"{sum(step['xla_compiles'] for step in row['first_steps'])} in "
-          f"{sum(step['xla_compile_seconds'] for step in row['first_steps']):.1f}",
-          "n/a" if row["xla_compiles_in_timed_steps"] is None else row["xla_compiles_in_timed_steps"]]
-         for row in rows])
-    device, settings, config = result["device"], result["settings"], result["model"]
+
+def markdown_report(result: dict) -> str:
+    rows, device, settings, config = result["rows"], result["device"], result["settings"], result["model"]
+    speeds = markdown_table(
+        ["variant", "padding", "precision", "XLA", *THROUGHPUT_COLUMNS, "MFU", "MFU incl. padding"],
+        [[row["variant"], "to max_length" if row["pad_to_max_length"] else f"dynamic, x{settings['bucket']}",
+          row["precision"], "on" if row["jit_compile"] else "off", *throughput_cells(row), percent(row["mfu"]),
+          percent(row["mfu_incl_padding"])] for row in rows])
+    compilation = markdown_table(["variant", "shapes (widths)", "first step per shape, s", "first steps total, s",
+                                  "XLA compiles, s", "compiles in timed steps"], [compile_cells(row) for row in rows])
     lines = [
         f"GPU bench, {result['date']}: {device['name']} ({device['platform']}"
         f"{', compute capability ' + device['compute_capability'] if device['compute_capability'] else ''}), "
@@ -445,15 +376,12 @@ def markdown_report(result: dict) -> str:
         f"batch {settings['batch_size']}, max_length {settings['max_length']}, {settings['steps']} timed steps "
         f"after {settings['warmup']} warm-up, loop {settings['loop']}; mixed precision: {result['mixed_precision']} "
         f"({result['mixed_precision_reason']}).",
-        "", throughput, "", compilation, "",
+        "", speeds, "", compilation, "",
     ]
     if len(rows) >= 2 and rows[0]["variant"] == "tutorial":
-        best = rows[-1]
-        lines.append(f"{best['variant']} / tutorial: {best['sequences_per_s'] / rows[0]['sequences_per_s']:.2f}x "
-                     f"sequences/s. Whole run: {result['total_seconds']:.0f} s.")
-    else:
-        lines.append(f"Whole run: {result['total_seconds']:.0f} s.")
-    return "\n".join(lines)
+        lines.append(f"{rows[-1]['variant']} / tutorial: "
+                     f"{rows[-1]['sequences_per_s'] / rows[0]['sequences_per_s']:.2f}x sequences/s. ")
+    return "\n".join(lines) + f"Whole run: {result['total_seconds']:.0f} s."
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -532,7 +460,7 @@ def main(argv: list[str] | None = None) -> dict:
             for name in args.variants.split(",")]
     result = {
         "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "command": " ".join(["python", "bench/gpu_bench.py", *(sys.argv[1:] if argv is None else argv)]),
+        "command": " ".join(["python", "-m", "bench.gpu_bench", *(sys.argv[1:] if argv is None else argv)]),
         "backend": backend, "device": device, "versions": versions(backend),
         "peak_tflops": peak, "peak_source": peak_source, "mixed_precision": policy, "mixed_precision_reason": reason,
         "model": asdict(config), "settings": asdict(settings),

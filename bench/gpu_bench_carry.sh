@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Download the wheels bench/gpu_bench.py needs beyond numpy and JAX into .carry/ (git-ignored), for a GPU machine
-# with no internet. On that machine (Python 3.12, numpy and JAX with CUDA already installed):
+# with no internet. On that machine (Python 3.12, numpy and JAX with CUDA already installed), from the project root:
 #
 #   pip install --no-index --no-deps .carry/*.whl
-#   KERAS_BACKEND=jax python bench/gpu_bench.py --output gpu_bench.json
+#   PYTHONPATH=src KERAS_BACKEND=jax python -m bench.gpu_bench --output gpu_bench.json
 #
 # Usage: bash bench/gpu_bench_carry.sh [python version, default 3.12] [folder, default .carry]
-# The list is the one in bench/gpu_bench.py's docstring: keras and keras-hub without their optional dependencies
+# The list is the one in docs/gpu.md: keras and keras-hub without their optional dependencies
 # (keras-hub's tensorflow-text, kagglehub, sentencepiece serve presets and tokenizers; `import keras_hub` needs only
 # tokenizers among them).
 set -euo pipefail

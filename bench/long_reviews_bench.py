@@ -1,8 +1,8 @@
 """Long reviews: head+tail truncation against overlapping windows whose logits are averaged, on the same reviews.
 
-    python bench/long_reviews_bench.py                         # 4,400 reviews (half test), max_length 256, 2 epochs
-    python bench/long_reviews_bench.py --strides 0.25 0.5 1    # the window strides to compare (share of the window)
-    python bench/long_reviews_bench.py --max-length 128 --serving   # also the SavedModel's accuracy against predict's
+    python -m bench.long_reviews_bench                         # 4,400 reviews (half test), max_length 256, 2 epochs
+    python -m bench.long_reviews_bench --strides 0.25 0.5 1    # the window strides to compare (share of the window)
+    python -m bench.long_reviews_bench --max-length 128 --serving   # also the SavedModel's accuracy against predict's
 
 One model is trained once (the pipeline's own split, tokenize and train stages in a scratch copy of the project,
 MiniLM-L6-H384 from a local checkpoint directory, head_tail truncation), then the `evaluate` stage scores the same
@@ -26,21 +26,29 @@ import os
 import sys
 from pathlib import Path
 
-import yaml
-from accuracy_bench import CHECKPOINT, REVIEWS_CSV, write_subset  # bench/ is on sys.path when run
-from report import markdown_table
-from scratch import ROOT, copy_project, run_stage
+from bench import common
+from bench.accuracy_bench import write_subset
+from bench.common import (
+    SHARED_CSV,
+    SHARED_MINILM,
+    copy_project,
+    machine_line,
+    markdown_table,
+    read_params,
+    require,
+    run_stage,
+)
 
 
-def write_params(project: Path, subset: Path, args: argparse.Namespace, evaluate: dict) -> None:
+def set_params(project: Path, subset: Path, args: argparse.Namespace, evaluate: dict) -> None:
     """The project's params.yaml (current schema) with the benchmark's settings."""
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params = read_params()
     params["data"].update(raw_csv=str(subset), test_size=0.5, validation_size=0.1, max_rows=None, seed=13)
-    params["model"].update(checkpoint=str(CHECKPOINT), init="pretrained")
+    params["model"].update(checkpoint=str(SHARED_MINILM), init="pretrained")
     params["tokenize"].update(max_length=args.max_length, truncation="head_tail")
     params["train"].update(epochs=args.epochs, batch_size=32, seed=13)
     params["evaluate"].update(evaluate)
-    (project / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    common.write_params(project, params)
 
 
 def main() -> None:
@@ -53,8 +61,7 @@ def main() -> None:
     parser.add_argument("--serving", action="store_true", help="also the SavedModel's accuracy against predict's")
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/long-reviews-bench"))
     args = parser.parse_args()
-    if not (REVIEWS_CSV.is_file() and CHECKPOINT.is_dir()):
-        sys.exit(f"error: needs {REVIEWS_CSV} and {CHECKPOINT} (a local checkpoint directory beside the project)")
+    require(SHARED_CSV, SHARED_MINILM)
     started = datetime.datetime.now(datetime.UTC)
     work = args.workdir / f"rows{args.rows}-len{args.max_length}-ep{args.epochs}"
     project, log = work / "project", work / "stages.log"
@@ -63,7 +70,7 @@ def main() -> None:
     if not subset.is_file():
         write_subset(subset, args.rows, 13)
     copy_project(project)  # the current code; outputs already there are kept
-    write_params(project, subset, args, {})
+    set_params(project, subset, args, {})
     if not (project / "models/model/tokenization.json").is_file():
         for name in ("split", "tokenize", "train"):
             print(f"{datetime.datetime.now():%H:%M:%S} {name}", file=sys.stderr, flush=True)
@@ -77,7 +84,7 @@ def main() -> None:
     rows = []
     for title, evaluate in modes:
         print(f"{datetime.datetime.now():%H:%M:%S} evaluate: {title}", file=sys.stderr, flush=True)
-        write_params(project, subset, args, evaluate)
+        set_params(project, subset, args, evaluate)
         seconds = run_stage(project, "evaluate", log)
         scores = json.loads((project / "metrics/eval_details.json").read_text())
         long = scores["slices"]["truncated"]
@@ -88,11 +95,11 @@ def main() -> None:
     data = json.loads((project / "metrics/data.json").read_text())
     meta = json.loads((project / "data/tokens/meta.json").read_text())
     print(f"\n## Long reviews: truncation against windows ({started:%Y-%m-%d})\n")
-    print(f"MiniLM-L6-H384 ({CHECKPOINT.name}) fine-tuned once with head_tail truncation at max_length "
+    print(f"MiniLM-L6-H384 ({SHARED_MINILM.name}) fine-tuned once with head_tail truncation at max_length "
           f"{args.max_length}, {args.epochs} epochs, on {data['splits']['train']['rows']:,} real reviews; the same "
           f"{data['splits']['test']['rows']:,} test reviews for every row, "
-          f"{meta['splits']['test']['share_truncated']:.0%} of them longer than max_length. {os.cpu_count()} CPU "
-          f"cores, no GPU. Command: `python bench/long_reviews_bench.py --rows {args.rows} "
+          f"{meta['splits']['test']['share_truncated']:.0%} of them longer than max_length. {machine_line()}. "
+          f"Command: `python -m bench.long_reviews_bench --rows {args.rows} "
           f"--max-length {args.max_length} "
           f"--epochs {args.epochs} --strides {' '.join(map(str, args.strides))}{' --serving' if args.serving else ''}`"
           f"\n")
@@ -104,7 +111,6 @@ def main() -> None:
 
 def passes_per_review(project: Path, max_length: int, evaluate: dict) -> float:
     """Forward passes per test review: 1 truncated, else each long review's windows."""
-    sys.path.insert(0, str(ROOT))
     import pandas as pd
 
     from imdb_bert.scoring import window_starts
@@ -125,7 +131,7 @@ def serving_table(project: Path, subset: Path, args: argparse.Namespace, log: Pa
     import numpy as np
     import pandas as pd
 
-    write_params(project, subset, args, {"long_reviews": "windows", "window_stride": args.strides[0]})
+    set_params(project, subset, args, {"long_reviews": "windows", "window_stride": args.strides[0]})
     run_stage(project, "evaluate", log)
     run_stage(project, "export", log)
     os.chdir(project)

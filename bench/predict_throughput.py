@@ -1,7 +1,7 @@
 """Scoring throughput: `predict` and `evaluate`'s scoring against the bare forward pass of the same model.
 
-    python bench/predict_throughput.py                          # 1,000 real reviews, max_length 128 and 512
-    python bench/predict_throughput.py --reviews 40 --max-lengths 64    # a smoke run
+    python -m bench.predict_throughput                          # 1,000 real reviews, max_length 128 and 512
+    python -m bench.predict_throughput --reviews 40 --max-lengths 64    # a smoke run
 
 The real MiniLM checkpoint with a fresh classification head (throughput does not need a trained head), saved once
 per max_length as a trained model directory, scores a seeded sample of real IMDB reviews, in one invocation:
@@ -29,26 +29,17 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
-from report import markdown_table  # bench/ is on sys.path when run
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-import imdb_bert  # noqa: E402,F401  (selects tf-keras before TensorFlow is imported)
-
-REVIEWS_CSV = ROOT.parent / "shared/data/imdb/IMDB Dataset.csv"
-CHECKPOINT = ROOT.parent / "shared/models/minilm-l6-h384-uncased"
-LABELS = ["negative", "positive"]
+import imdb_bert  # noqa: F401  (selects tf-keras before TensorFlow is imported)
+from bench.common import LABELS, SHARED_CSV, SHARED_MINILM, machine_line, markdown_table, median_seconds, require
 
 
 def sample_reviews(count: int, seed: int) -> list[str]:
     import pandas as pd
 
-    reviews = pd.read_csv(REVIEWS_CSV, keep_default_na=False)["review"]
+    reviews = pd.read_csv(SHARED_CSV, keep_default_na=False)["review"]
     return reviews.sample(count, random_state=seed).tolist()
 
 
@@ -64,8 +55,8 @@ def model_directory(work: Path, max_length: int) -> Path:
         return out
     out.mkdir(parents=True, exist_ok=True)
     library = get_library("transformers")
-    save_trained(library, library.build(str(CHECKPOINT), LABELS, "pretrained"), out, LABELS)
-    tokenizer = load_tokenizer(str(CHECKPOINT))
+    save_trained(library, library.build(str(SHARED_MINILM), LABELS, "pretrained"), out, LABELS)
+    tokenizer = load_tokenizer(str(SHARED_MINILM))
     tokenizer.save_pretrained(out)
     write_json(out / TOKENIZATION_FILE, {"max_length": max_length, "truncation": "head_tail",
                                          "model_input_names": list(tokenizer.model_input_names), "strip_html": True})
@@ -145,18 +136,9 @@ def before_issue_19(predictor, texts: list[str]) -> None:
     probabilities = predict_rows(predictor.model, split, settings["model_input_names"], predictor.batch_size)
     long = np.flatnonzero(full_lengths(tokenizer, ids) > max_length)
     if len(long):
-        probabilities[long] = windowed_probabilities_before_19(predictor.model, tokenizer, [ids[i] for i in long], max_length,
-                                                     predictor.decision.window_stride,
-                                                     settings["model_input_names"], predictor.batch_size)
-
-
-def timed(function, repeats: int) -> float:
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds)
+        probabilities[long] = windowed_probabilities_before_19(
+            predictor.model, tokenizer, [ids[i] for i in long], max_length, predictor.decision.window_stride,
+            settings["model_input_names"], predictor.batch_size)
 
 
 def measure(work: Path, texts: list[str], max_length: int, mode: str, args: argparse.Namespace) -> list[dict]:
@@ -183,7 +165,7 @@ def measure(work: Path, texts: list[str], max_length: int, mode: str, args: argp
     paths["bare forward"]()  # traces the bare forward
     results = []
     for name, function in paths.items():
-        seconds = timed(function, args.repeats)
+        seconds = median_seconds(function, args.repeats)
         results.append({"max_length": max_length, "mode": mode, "path": name, "reviews": len(texts),
                         "sequences": sequences[name], "seconds": seconds,
                         "passes_per_s": sequences[name] / seconds, "reviews_per_s": len(texts) / seconds})
@@ -209,18 +191,17 @@ def main() -> None:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/predict-throughput-bench"))
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    if not (REVIEWS_CSV.is_file() and CHECKPOINT.is_dir()):
-        sys.exit(f"error: needs {REVIEWS_CSV} and {CHECKPOINT} (a local checkpoint directory beside the project)")
+    require(SHARED_CSV, SHARED_MINILM)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = datetime.datetime.now(datetime.UTC)
     load = os.getloadavg()[0]
     texts = sample_reviews(args.reviews, args.seed)
     results = [row for max_length in args.max_lengths for mode in args.modes
                for row in measure(args.workdir, texts, max_length, mode, args)]
-    print(f"\n## Scoring throughput ({started:%Y-%m-%d}, {os.cpu_count()} CPU cores, load {load:.1f} at start)\n")
-    print(f"MiniLM-L6-H384 ({CHECKPOINT.name}, fresh head), {args.reviews:,} real reviews, batch {args.batch_size}, "
-          f"window stride {args.stride:g}, float32, median of {args.repeats}. Command: `python "
-          f"bench/predict_throughput.py --reviews {args.reviews} --max-lengths "
+    print(f"\n## Scoring throughput ({started:%Y-%m-%d}; {machine_line()}; load {load:.1f} at start)\n")
+    print(f"MiniLM-L6-H384 ({SHARED_MINILM.name}, fresh head), {args.reviews:,} real reviews, batch {args.batch_size}, "
+          f"window stride {args.stride:g}, float32, median of {args.repeats}. Command: `python -m "
+          f"bench.predict_throughput --reviews {args.reviews} --max-lengths "
           f"{' '.join(map(str, args.max_lengths))} --repeats {args.repeats}`\n")
     print(markdown_table(["max_length", "long reviews", "path", "forward passes", "s", "passes/s",
                           "share of bare", "reviews/s", "vs before #19"],

@@ -1,6 +1,6 @@
-"""Write bench/review_lengths.json: the token-length distribution of the real IMDB reviews, for bench/gpu_bench.py.
+"""Write bench/review_lengths.json: the token-length distribution of the real IMDB reviews, for bench.gpu_bench.
 
-    python bench/review_lengths.py --csv "data/raw/IMDB Dataset.csv" --tokenizer path/to/checkpoint-directory
+    python -m bench.review_lengths --csv "data/raw/IMDB Dataset.csv" --tokenizer path/to/checkpoint-directory
 
 Reads the Kaggle CSV the way `split` does with the default params (HTML line breaks replaced by a space, exact
 duplicate reviews dropped), tokenizes every review with the checkpoint's fast tokenizer (tokenizer.json) and counts
@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = Path(__file__).resolve().parent / "review_lengths.json"
 BIN_WIDTH, MAX_LENGTH = 8, 512
 
@@ -28,7 +26,6 @@ def review_lengths(csv_path: Path, tokenizer_dir: Path) -> np.ndarray:
     """Tokens per cleaned, de-duplicated review, special tokens included."""
     from tokenizers import Tokenizer
 
-    sys.path.insert(0, str(ROOT))
     from imdb_bert.data import read_reviews, strip_html_line_breaks
 
     texts = strip_html_line_breaks(read_reviews(csv_path, "review", "sentiment", ["negative", "positive"])["text"])

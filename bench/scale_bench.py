@@ -1,12 +1,12 @@
 """Scale benchmark: wall time and peak RSS of the `split` and `tokenize` stages on an N-row corpus.
 
-    python bench/scale_bench.py --rows 500000        # default 500000
+    python -m bench.scale_bench --rows 500000        # default 500000
 
 Builds an N-row CSV in the Kaggle schema (review,sentiment) in a temp dir by repeating the real IMDB reviews,
-each repeat made distinct with " (copy K)" so that `split` does not drop it as a duplicate; copies stages/ and
-params.yaml into a scratch project beside it (raw_csv = that CSV, the local MiniLM checkpoint, max_length 512),
-runs `python -m imdb_bert.stages.split` then `python -m imdb_bert.stages.tokenize_reviews` there, each under /usr/bin/time -v (or a small
-os.wait4 wrapper where GNU time is missing), and prints a markdown table. The temp dir is deleted at the end.
+each repeat made distinct with " (copy K)" so that `split` does not drop it as a duplicate; makes a scratch copy
+of the project beside it (raw_csv = that CSV, the local MiniLM checkpoint, max_length 512), runs its `split` then
+`tokenize` stage there (dvc.yaml's commands), each started by a small os.wait4 wrapper that reports its wall and
+CPU seconds and peak RSS, and prints a markdown table. The temp dir is deleted at the end.
 """
 
 from __future__ import annotations
@@ -15,29 +15,31 @@ import argparse
 import datetime
 import json
 import os
-import re
 import resource
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
+from bench.common import (
+    SHARED_CSV,
+    SHARED_MINILM,
+    copy_project,
+    machine_busy_seconds,
+    machine_line,
+    markdown_table,
+    project_env,
+    read_params,
+    require,
+    stage_command,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-REVIEWS_CSV = ROOT.parent / "shared" / "data" / "imdb" / "IMDB Dataset.csv"
-CHECKPOINT = ROOT.parent / "shared" / "models" / "minilm-l6-h384-uncased"
-GNU_TIME = Path("/usr/bin/time")
 MAX_LENGTH = 512
 TOKENIZE_TARGET_BYTES = 1.5e9  # issue "Scale out": tokenize peak RSS under 1.5 GB at any corpus size
 MIB = 1024 * 1024
-SAMPLE_SECONDS = 0.25
 
 # Run by a fresh, small interpreter: fork + exec the stage and report its wait4 rusage. Starting the stage from
 # this small process (not from the benchmark itself) keeps ru_maxrss from inheriting a big parent's peak.
@@ -73,7 +75,6 @@ class StageResult:
     max_rss_kb: int | None = None
     others_cpu: float = 0.0
     load_before: float = 0.0
-    sampled: dict[str, int] = field(default_factory=dict)  # peak VmRSS / RssAnon / RssFile in kB, sampled
 
     @property
     def cpu(self) -> float:
@@ -90,7 +91,7 @@ def generate_csv(path: Path, rows: int, chunk_size: int = 10_000) -> int:
     written, copy = 0, 0
     with path.open("w", encoding="utf-8", newline="") as handle:
         while written < rows:
-            for chunk in pd.read_csv(REVIEWS_CSV, chunksize=chunk_size, dtype=str, keep_default_na=False):
+            for chunk in pd.read_csv(SHARED_CSV, chunksize=chunk_size, dtype=str, keep_default_na=False):
                 chunk = chunk[["review", "sentiment"]].head(rows - written)
                 if copy:
                     chunk = chunk.assign(review=chunk["review"] + f" (copy {copy})")
@@ -103,106 +104,34 @@ def generate_csv(path: Path, rows: int, chunk_size: int = 10_000) -> int:
 
 
 def make_project(folder: Path, csv: Path) -> None:
-    """A scratch project: the repo's stages/ and its params.yaml with data, checkpoint and max_length changed."""
-    shutil.copytree(ROOT / "stages", folder / "stages", ignore=shutil.ignore_patterns("__pycache__"))
-    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+    """A scratch copy of the project with data, checkpoint and max_length changed."""
+    params = read_params()
     params["data"]["raw_csv"] = str(csv)
-    params["model"]["checkpoint"] = str(CHECKPOINT)
+    params["model"]["checkpoint"] = str(SHARED_MINILM)
     params["tokenize"]["max_length"] = MAX_LENGTH
-    (folder / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
+    copy_project(folder, params)
 
 
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has spent busy (all but idle and iowait) since boot."""
-    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(ticks) - ticks[3] - ticks[4]) / os.sysconf("SC_CLK_TCK")
-
-
-def descendants(pid: int) -> list[int]:
-    """Process ids below `pid` (children, grandchildren, ...), from /proc/PID/task/*/children."""
-    found, queue = [], [pid]
-    while queue:
-        parent = queue.pop()
-        for task in Path(f"/proc/{parent}/task").glob("*"):
-            try:
-                children = [int(child) for child in (task / "children").read_text().split()]
-            except OSError:
-                continue
-            found += children
-            queue += children
-    return found
-
-
-def sample_memory(root: int, stop: threading.Event, peaks: dict[str, int]) -> None:
-    """Until `stop`, record the largest VmRSS, RssAnon and RssFile (kB) of any process below `root`."""
-    keys = ("VmRSS", "RssAnon", "RssFile")
-    while not stop.wait(SAMPLE_SECONDS):
-        for pid in descendants(root):
-            try:
-                status = Path(f"/proc/{pid}/status").read_text()
-            except OSError:
-                continue
-            for line in status.splitlines():
-                key, _, value = line.partition(":")
-                if key in keys:
-                    peaks[key] = max(peaks.get(key, 0), int(value.split()[0]))
-
-
-def parse_gnu_time(text: str) -> dict:
-    """Wall, user and system seconds, max RSS (kB) and exit code from `/usr/bin/time -v` output."""
-    fields = {key.strip(): value.strip() for key, _, value in
-              (line.partition(": ") for line in text.splitlines() if ": " in line)}
-    result: dict = {}
-    if "Maximum resident set size (kbytes)" in fields:
-        result["max_rss_kb"] = int(fields["Maximum resident set size (kbytes)"])
-    if "User time (seconds)" in fields:
-        result["user"] = float(fields["User time (seconds)"])
-        result["system"] = float(fields["System time (seconds)"])
-    elapsed = fields.get("Elapsed (wall clock) time (h:mm:ss or m:ss)")
-    if elapsed:
-        seconds = 0.0
-        for part in elapsed.split(":"):
-            seconds = seconds * 60 + float(part)
-        result["seconds"] = seconds
-    if match := re.search(r"Command terminated by signal (\d+)", text):
-        result["exit"] = -int(match.group(1))
-    elif "Exit status" in fields:
-        result["exit"] = int(fields["Exit status"])
-    return result
-
-
-def run_stage(name: str, project: Path, logs: Path, timeout: float, use_gnu_time: bool) -> StageResult:
-    """Run `python stages/NAME.py` in `project` under GNU time (or the wait4 wrapper) and measure it."""
-    stage = [sys.executable, f"stages/{name}.py"]
+def run_stage(name: str, project: Path, logs: Path, timeout: float) -> StageResult:
+    """Run stage `name` in `project` under the wait4 wrapper and measure it."""
     report = logs / f"{name}.rusage"
-    if use_gnu_time:
-        command = [str(GNU_TIME), "-v", "-o", str(report), *stage]
-    else:
-        command = [sys.executable, "-I", "-S", "-c", WAIT4_WRAPPER, str(report), *stage]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    command = [sys.executable, "-I", "-S", "-c", WAIT4_WRAPPER, str(report), *stage_command(project, name)]
+    env = project_env(project, TF_CPP_MIN_LOG_LEVEL="2")
     result = StageResult(name, load_before=os.getloadavg()[0])
     busy, start = machine_busy_seconds(), time.perf_counter()
     with (logs / f"{name}.log").open("w") as log:
         process = subprocess.Popen(command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
-        stop = threading.Event()
-        sampler = threading.Thread(target=sample_memory, args=(process.pid, stop, result.sampled), daemon=True)
-        sampler.start()
         try:
             process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # the session we started: GNU time or the wrapper, and the stage
+            os.killpg(process.pid, signal.SIGKILL)  # the session we started: the wrapper and the stage
             process.wait()
             result.status = f"timed out after {timeout:.0f} s (killed)"
-        stop.set()
-        sampler.join()
     result.seconds = time.perf_counter() - start
     others_busy = machine_busy_seconds() - busy
 
-    measured: dict = {}
-    if report.is_file() and report.stat().st_size:
-        text = report.read_text()
-        measured = parse_gnu_time(text) if use_gnu_time else json.loads(text)
+    measured = json.loads(report.read_text()) if report.is_file() and report.stat().st_size else {}
     for key in ("seconds", "user", "system", "max_rss_kb"):
         if key in measured:
             setattr(result, key, measured[key])
@@ -231,19 +160,19 @@ def count_rows(project: Path, results: dict[str, StageResult]) -> None:
 
 
 def print_table(results: dict[str, StageResult], csv_bytes: int, generated: int, project_report: dict | None,
-                timer: str, parent_peak_mib: float) -> None:
+                parent_peak_mib: float) -> None:
     nproc = len(os.sched_getaffinity(0))
     kept = ""
     if project_report:
         removed = project_report["rows_removed"].get("duplicate_text", 0)
         kept = f" `split` kept {project_report['rows_kept']:,} ({removed:,} exact duplicate texts removed)."
     print(f"Scale benchmark, {datetime.date.today()}: {generated:,}-row CSV ({csv_bytes / 1e6:,.0f} MB) made by "
-          f"repeating the {REVIEWS_CSV.name!r} reviews with \" (copy K)\" suffixes; nproc={nproc}, no GPU; "
-          f"tokenizer {CHECKPOINT.name}, max_length {MAX_LENGTH}.{kept} Targets: `tokenize` peak RSS under 1.5 GB "
+          f"repeating the {SHARED_CSV.name!r} reviews with \" (copy K)\" suffixes; {machine_line()}; "
+          f"tokenizer {SHARED_MINILM.name}, max_length {MAX_LENGTH}.{kept} Targets: `tokenize` peak RSS under 1.5 GB "
           f"(1.5e9 bytes = {TOKENIZE_TARGET_BYTES / MIB:,.0f} MiB) at any corpus size (issue \"Scale out\"); "
           f"`split`: report.\n")
     columns = ["stage", "rows", "seconds", "reviews/s", "peak RSS (MiB)", "target", "CPU s (user+sys)",
-               "others' CPU s", "sampled peak anon / file-backed (MiB)"]
+               "others' CPU s"]
     table = []
     for name, result in results.items():
         peak = result.max_rss_kb * 1024 / MIB if result.max_rss_kb is not None else None
@@ -254,34 +183,27 @@ def print_table(results: dict[str, StageResult], csv_bytes: int, generated: int,
             target = "report"
         rows = f"{result.rows:,}" if result.rows is not None else result.status
         rate = f"{result.rows / result.seconds:,.0f}" if result.rows and result.seconds else "-"
-        sampled = (f"{result.sampled.get('RssAnon', 0) / 1024:,.0f} / {result.sampled.get('RssFile', 0) / 1024:,.0f}"
-                   if result.sampled else "-")
         cells = [name, rows, f"{result.seconds:,.1f}", rate, f"{peak:,.0f}" if peak is not None else "-", target,
-                 f"{result.cpu:,.1f}", f"{result.others_cpu:,.1f}", sampled]
+                 f"{result.cpu:,.1f}", f"{result.others_cpu:,.1f}"]
         table.append(cells)
     print(markdown_table(columns, table))
     loads = ", ".join(f"{name} {result.load_before:.2f}" for name, result in results.items())
-    print(f"\nseconds = wall time and peak RSS = max resident set size, both from {timer}; MiB = 2^20 bytes, "
-          f"MB = 10^6. CPU s above seconds means more than one core busy. others' CPU s = CPU time the rest of the "
-          f"machine used during the stage (contention; {nproc} cores). 1-min load average before each stage: "
-          f"{loads}. The sampled anon / file-backed split is VmRSS's RssAnon / RssFile peaks polled every "
-          f"{SAMPLE_SECONDS} s (file-backed includes the memory-mapped token arrays). Benchmark parent's own "
-          f"peak RSS: {parent_peak_mib:,.0f} MiB; the stages are started by the small timing process, so their "
-          f"ru_maxrss does not inherit it.")
+    print(f"\nseconds = wall time and peak RSS = max resident set size, both from the wait4 wrapper (ru_maxrss); "
+          f"MiB = 2^20 bytes, MB = 10^6. CPU s above seconds means more than one core busy. others' CPU s = CPU "
+          f"time the rest of the machine used during the stage (contention; {nproc} cores). 1-min load average "
+          f"before each stage: {loads}. Benchmark parent's own peak RSS: {parent_peak_mib:,.0f} MiB; the stages are "
+          f"started by the small timing process, so their ru_maxrss does not inherit it.")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000, help="rows in the generated CSV (default 500000)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before a stage is killed (3600)")
-    parser.add_argument("--no-gnu-time", action="store_true", help="measure with the os.wait4 wrapper instead")
     parser.add_argument("--tmpdir", type=Path, help="where to make the temp dir (default: the system's)")
     args = parser.parse_args()
     if args.rows < 2:
         parser.error("--rows must be at least 2")
-    os.environ["HF_HUB_OFFLINE"] = "1"
-    use_gnu_time = not args.no_gnu_time and GNU_TIME.is_file() and os.access(GNU_TIME, os.X_OK)
-    timer = "/usr/bin/time -v" if use_gnu_time else "an os.wait4 wrapper (ru_maxrss)"
+    require(SHARED_CSV, SHARED_MINILM)
 
     with tempfile.TemporaryDirectory(prefix="scale_bench_", dir=args.tmpdir) as tmp:
         csv, project, logs = Path(tmp) / "reviews.csv", Path(tmp) / "project", Path(tmp) / "logs"
@@ -295,7 +217,7 @@ def main() -> None:
         results: dict[str, StageResult] = {}
         for name in ("split", "tokenize"):
             print(f"running {name} ...", file=sys.stderr)
-            results[name] = run_stage(name, project, logs, args.timeout, use_gnu_time)
+            results[name] = run_stage(name, project, logs, args.timeout)
             if results[name].status != "ok":
                 break
         for name in ("split", "tokenize"):
@@ -305,7 +227,7 @@ def main() -> None:
         project_report = json.loads(data_report.read_text()) if data_report.is_file() else None
 
     parent_peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print_table(results, csv_bytes, generated, project_report, timer, parent_peak_mib)
+    print_table(results, csv_bytes, generated, project_report, parent_peak_mib)
 
 
 if __name__ == "__main__":

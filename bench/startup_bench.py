@@ -1,18 +1,18 @@
 """Where the fixed time of `dvc repro -s tokenize` goes, and the end-to-end ratio to the tutorial's loop.
 
-    python bench/startup_bench.py                      # 10,000 real reviews, max_length 512, 5 repeats
-    python bench/startup_bench.py --rev 6d158db        # the same for the project as it was at a commit
-    python bench/startup_bench.py --compare 6d158db    # both, interleaved in the same rounds
+    python -m bench.startup_bench                      # 10,000 real reviews, max_length 512, 5 repeats
+    python -m bench.startup_bench --rev 6d158db        # the same for the project as it was at a commit
+    python -m bench.startup_bench --compare 6d158db    # both, interleaved in the same rounds
 
 In a scratch git+DVC copy of the project (the working tree, or `--rev`), with the first `--rows` reviews of
 the real CSV, a local MiniLM checkpoint directory and head truncation (the tutorial's), after `dvc repro split`:
 - end to end: `dvc repro -s -f tokenize` (DVC start-up, hashing, the stage, caching its outputs; the cache is
   emptied before each run, as for outputs never seen), against the tutorial's loop run as a script
-  (`bench/tokenize_bench.py --worker tutorial`: interpreter, imports, slow tokenizer, loop, np.save) on
+  (`python -m bench.tokenize_bench --worker tutorial`: interpreter, imports, slow tokenizer, loop, np.save) on
   the same reviews (the three split CSVs);
 - in-process: the tokenization alone (our tokenize_split over the three splits; the tutorial's loop);
-- the parts: interpreter start-up, the stage's imports, the tokenizer's loading, `python -m imdb_bert.stages.tokenize_reviews`
-  alone, and DVC's own start-up (`dvc --version`) and checks (`dvc status`).
+- the parts: interpreter start-up, the stage's imports, the tokenizer's loading, the stage's command alone,
+  and DVC's own start-up (`dvc --version`) and checks (`dvc status`).
 Runs are interleaved (one of each per repeat) so that other load on the machine hits both alike; medians
 of wall seconds are printed, with the load average before and after, and the CPU seconds (user + system,
 the process and its children), which other load on the machine changes much less.
@@ -34,19 +34,30 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import yaml
-from scratch import stage_env  # bench/scratch.py (bench/ is on sys.path when run)
 
-ROOT = Path(__file__).resolve().parents[1]
-REVIEWS_CSV = ROOT.parent / "shared" / "data" / "imdb" / "IMDB Dataset.csv"
-CHECKPOINT = ROOT.parent / "shared" / "models" / "minilm-l6-h384-uncased"
+from bench.common import (
+    ROOT,
+    SHARED_CSV,
+    SHARED_MINILM,
+    commit,
+    copy_project,
+    dvc,
+    project_env,
+    read_params,
+    require,
+    stage_command,
+    write_params,
+)
+
 SPLITS = ("train", "validation", "test")
 
-IMPORTS = "import sys; sys.path.insert(0, '.'); import imdb_bert.stages.tokenize_reviews"
-LOAD = ("import sys; sys.path.insert(0, '.'); import imdb_bert.stages.tokenize_reviews as t; "
+# Run with `python -c` in a copy (its src/ first on PYTHONPATH; an older layout's stages/ from the working
+# directory), {module} being the copy's tokenize stage as dvc.yaml runs it.
+IMPORTS = "import {module}"
+LOAD = ("import sys; import {module} as t; "
         "loader = getattr(t, 'load_tokenize_tokenizer', None) or t.load_tokenizer; loader(sys.argv[1])")
 IN_PROCESS = """
-import json, sys, time; from pathlib import Path; sys.path.insert(0, '.')
+import json, sys, time; from pathlib import Path
 import imdb_bert.stages.tokenize_reviews as t
 from imdb_bert.params import load_params
 loader = getattr(t, 'load_tokenize_tokenizer', None) or t.load_tokenizer
@@ -59,27 +70,25 @@ print(json.dumps({'seconds': time.perf_counter() - start}))
 
 
 def make_project(dest: Path, rev: str | None, rows: int, max_length: int) -> Path:
-    dest.mkdir(parents=True)
-    if rev:
-        archive = subprocess.run(["git", "archive", rev], cwd=ROOT, capture_output=True, check=True).stdout
-        subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
-    else:
-        from scratch import copy_project
-
-        copy_project(dest)
-    pd.read_csv(REVIEWS_CSV, nrows=rows).to_csv(dest / "data/raw/reviews.csv", index=False)
-    params = yaml.safe_load((dest / "params.yaml").read_text())
+    """A git+DVC copy (of the working tree, or the tree at `rev`) with the first `rows` reviews, split."""
+    project = copy_project(dest, rev=rev)
+    pd.read_csv(SHARED_CSV, nrows=rows).to_csv(project / "data/raw/reviews.csv", index=False)
+    params = read_params(project / "params.yaml")
     params["data"]["raw_csv"] = "data/raw/reviews.csv"
-    params["model"]["checkpoint"] = str(CHECKPOINT)
+    params["model"]["checkpoint"] = str(SHARED_MINILM)
     params["tokenize"].update(max_length=max_length, truncation="head")
-    (dest / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    for command in (["git", "init", "-q"], ["git", "add", "-A"],
-                    ["git", "-c", "user.name=bench", "-c", "user.email=bench@localhost", "commit", "-qm", "bench"],
-                    [sys.executable, "-m", "dvc", "repro", "split"]):
-        subprocess.run(command, cwd=dest, env=stage_env(), check=True, capture_output=True)
-    frames = [pd.read_csv(dest / f"data/split/{name}.csv", keep_default_na=False) for name in SPLITS]
-    pd.concat(frames).to_csv(dest / "tutorial.csv", index=False)
-    return dest
+    write_params(project, params)
+    commit(project)
+    dvc(project, "repro", "split")
+    frames = [pd.read_csv(project / f"data/split/{name}.csv", keep_default_na=False) for name in SPLITS]
+    pd.concat(frames).to_csv(project / "tutorial.csv", index=False)
+    return project
+
+
+def stage_module(project: Path) -> str:
+    """The module of the copy's tokenize stage: `-m imdb_bert.stages.tokenize_reviews`, or `stages/tokenize.py`."""
+    command = stage_command(project, "tokenize")[1:]
+    return command[1] if command[0] == "-m" else command[0].removesuffix(".py").replace("/", ".")
 
 
 CPU: dict[str, list[float]] = {}  # CPU seconds per measurement, across rounds
@@ -90,10 +99,11 @@ def children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def timed(command: list[str], cwd: Path, label: str = "") -> tuple[float, str]:
+def timed(command: list[str], cwd: Path, label: str = "", project: Path | None = None) -> tuple[float, str]:
+    """Wall seconds and stdout of `command` in `cwd`, with the environment of `project` (default: `cwd`)."""
     start, cpu = time.perf_counter(), children_cpu()
-    done = subprocess.run(command, cwd=cwd, env=stage_env(TOKENIZERS_PARALLELISM="true"), capture_output=True,
-                          text=True)
+    done = subprocess.run(command, cwd=cwd, env=project_env(project or cwd, TOKENIZERS_PARALLELISM="true"),
+                          capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         sys.exit(f"error: {' '.join(command)} failed:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
@@ -112,20 +122,22 @@ def one_round(project: Path, max_length: int, before: Path | None = None) -> dic
     times = {"dvc repro -s -f tokenize": end_to_end(project, "dvc repro -s -f tokenize")}
     if before is not None:
         times["dvc repro -s -f tokenize, before"] = end_to_end(before, "dvc repro -s -f tokenize, before")
-        times["import + load the tokenizer, before"] = timed([python, "-c", LOAD, str(CHECKPOINT)], before,
+        load = LOAD.format(module=stage_module(before))
+        times["import + load the tokenizer, before"] = timed([python, "-c", load, str(SHARED_MINILM)], before,
                                                              "import + load the tokenizer, before")[0]
     out = project / "scratch-tutorial"
     shutil.rmtree(out, ignore_errors=True)
-    seconds, stdout = timed([python, str(ROOT / "bench/tokenize_bench.py"), "--worker", "tutorial", "--csv",
-                             "tutorial.csv", "--out", str(out), "--max-length", str(max_length)], project,
-                            "tutorial script")
+    seconds, stdout = timed([python, "-m", "bench.tokenize_bench", "--worker", "tutorial", "--csv",
+                             str(project / "tutorial.csv"), "--out", str(out), "--max-length", str(max_length)],
+                            ROOT, "tutorial script", project)
     times["tutorial script"] = seconds
     times["tutorial loop (in-process)"] = json.loads(stdout.strip().splitlines()[-1])["seconds"]
     times["python -c pass"] = timed([python, "-c", "pass"], project)[0]
-    times["import imdb_bert.stages.tokenize_reviews"] = timed([python, "-c", IMPORTS], project)[0]
-    times["import + load the tokenizer"] = timed([python, "-c", LOAD, str(CHECKPOINT)], project,
-                                                 "import + load the tokenizer")[0]
-    times["python -m imdb_bert.stages.tokenize_reviews"] = timed([python, "-m", "imdb_bert.stages.tokenize_reviews"], project)[0]
+    module = stage_module(project)
+    times[f"import {module}"] = timed([python, "-c", IMPORTS.format(module=module)], project)[0]
+    times["import + load the tokenizer"] = timed([python, "-c", LOAD.format(module=module), str(SHARED_MINILM)],
+                                                 project, "import + load the tokenizer")[0]
+    times["the stage's command alone"] = timed(stage_command(project, "tokenize"), project)[0]
     ours = project / "scratch-ours"
     shutil.rmtree(ours, ignore_errors=True)
     times["ours: tokenize_split (in-process)"] = json.loads(timed([python, "-c", IN_PROCESS, str(ours)],
@@ -143,8 +155,7 @@ def main() -> None:
     parser.add_argument("--rev", help="benchmark the project as it was at this git revision")
     parser.add_argument("--compare", metavar="REV", help="also run `dvc repro` of the project at REV each round")
     args = parser.parse_args()
-    if not (REVIEWS_CSV.is_file() and CHECKPOINT.is_dir()):
-        sys.exit(f"error: needs {REVIEWS_CSV} and {CHECKPOINT} (see CONTRIBUTING.md)")
+    require(SHARED_CSV, SHARED_MINILM)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="startup-bench-") as scratch:
         project = make_project(Path(scratch) / "project", args.rev, args.rows, args.max_length)

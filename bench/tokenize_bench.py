@@ -1,6 +1,6 @@
 """Benchmark our `tokenize` stage against the classic tutorial's tokenization loop.
 
-    python bench/tokenize_bench.py --rows 5000        # or --rows all; --max-length 512
+    python -m bench.tokenize_bench --rows 5000        # or --rows all; --max-length 512
 
 Both implementations tokenize the same first N reviews of the Kaggle IMDB CSV with the same WordPiece vocab.
 Each runs in its own subprocess (`--worker ours|tutorial`) so that its peak RSS is its own; the parent prints a
@@ -22,11 +22,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from report import markdown_table  # bench/report.py (bench/ is on sys.path when run)
 
-ROOT = Path(__file__).resolve().parents[1]
-REVIEWS_CSV = ROOT.parent / "shared" / "data" / "imdb" / "IMDB Dataset.csv"
-CHECKPOINT = ROOT.parent / "shared" / "models" / "minilm-l6-h384-uncased"
+import imdb_bert  # noqa: F401  (sets the environment before transformers is imported)
+from bench.common import (
+    ROOT,
+    SHARED_CSV,
+    SHARED_MINILM,
+    machine_busy_seconds,
+    machine_line,
+    markdown_table,
+    own_cpu_seconds,
+    require,
+)
+
 IMPLEMENTATIONS = ("ours", "tutorial")
 TARGET_SPEEDUP, TARGET_SHRINK = 8.0, 10.0
 
@@ -47,10 +55,7 @@ def max_rss_mb() -> float:
 
 def cpu_seconds() -> tuple[float, float]:
     """CPU time (user + system) of this process and of the whole machine, whose excess over ours is others'."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    ticks = [int(field) for field in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    busy = sum(ticks) - ticks[3] - ticks[4]  # all but idle and iowait
-    return usage.ru_utime + usage.ru_stime, busy / os.sysconf("SC_CLK_TCK")
+    return own_cpu_seconds(), machine_busy_seconds()
 
 
 def cpu_since(start: tuple[float, float]) -> tuple[float, float]:
@@ -63,20 +68,13 @@ def bytes_on_disk(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.glob("*.npy"))
 
 
-def import_stages() -> None:
-    """Put the repo root on sys.path and import imdb_bert, which sets TF_USE_LEGACY_KERAS."""
-    sys.path.insert(0, str(ROOT))
-    import imdb_bert  # noqa: F401
-
-
 def run_ours(csv: Path, out: Path, max_length: int) -> tuple[float, float, tuple[float, float]]:
     """Our stage: its tokenizer in batches, uint16 ids streamed into memory-mapped arrays."""
-    import_stages()
     from imdb_bert.params import TokenizeParams
     from imdb_bert.stages.tokenize_reviews import tokenize_split
     from imdb_bert.tokenizer import load_tokenize_tokenizer
 
-    tokenizer = load_tokenize_tokenizer(str(CHECKPOINT))
+    tokenizer = load_tokenize_tokenizer(str(SHARED_MINILM))
     baseline, cpu, start = max_rss_mb(), cpu_seconds(), time.perf_counter()
     tokenize_split(csv, out, tokenizer, TokenizeParams(max_length=max_length, truncation="head", chunk_size=2000))
     return time.perf_counter() - start, baseline, cpu_since(cpu)
@@ -84,10 +82,9 @@ def run_ours(csv: Path, out: Path, max_length: int) -> tuple[float, float, tuple
 
 def run_tutorial(csv: Path, out: Path, max_length: int) -> tuple[float, float, tuple[float, float]]:
     """The tutorial: slow BertTokenizer, encode_plus per review, three int64 arrays built from Python lists."""
-    import_stages()
     from transformers import BertTokenizer
 
-    tokenizer = BertTokenizer.from_pretrained(str(CHECKPOINT))
+    tokenizer = BertTokenizer.from_pretrained(str(SHARED_MINILM))
     baseline, cpu, start = max_rss_mb(), cpu_seconds(), time.perf_counter()
     frame = pd.read_csv(csv, keep_default_na=False)
     input_ids, attention_masks, token_type_ids = [], [], []
@@ -115,9 +112,10 @@ def worker(implementation: str, csv: Path, out: Path, max_length: int) -> None:
 
 
 def measure(implementation: str, csv: Path, out: Path, max_length: int) -> dict:
-    command = [sys.executable, __file__, "--worker", implementation, "--csv", str(csv), "--out", str(out),
-               "--max-length", str(max_length)]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    command = [sys.executable, "-m", "bench.tokenize_bench", "--worker", implementation, "--csv", str(csv),
+               "--out", str(out), "--max-length", str(max_length)]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     if done.returncode != 0:
         sys.exit(f"{implementation} worker failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -125,7 +123,7 @@ def measure(implementation: str, csv: Path, out: Path, max_length: int) -> dict:
 
 def select_reviews(rows: str, csv: Path) -> int:
     """Write the first `rows` reviews to `csv` in the split schema (source_row, text, label); return the count."""
-    frame = pd.read_csv(REVIEWS_CSV, keep_default_na=False)
+    frame = pd.read_csv(SHARED_CSV, keep_default_na=False)
     if rows != "all":
         frame = frame.head(int(rows))
     labels = frame["sentiment"].str.strip().str.lower().map({"negative": 0, "positive": 1})
@@ -142,10 +140,9 @@ def same_ids(ours: Path, tutorial: Path) -> int:
 
 def print_table(results: dict[str, dict], count: int, max_length: int, identical: int) -> None:
     print(f"Tokenizing the first {count} IMDB reviews at max_length={max_length}; {datetime.date.today()}, "
-          f"nproc={len(os.sched_getaffinity(0))}, no GPU. "
-          f"Vocab: {CHECKPOINT.name} (WordPiece; the tutorial's bert-base-cased is unavailable offline). "
-          f"ours = src/imdb_bert/stages/tokenize_reviews.py tokenize_split with the stage's tokenizer (load_tokenize_tokenizer); "
-          f"tutorial = slow BertTokenizer.encode_plus per review, int64 arrays.\n")
+          f"{machine_line()}. Vocab: {SHARED_MINILM.name} (WordPiece; the tutorial's bert-base-cased is unavailable "
+          f"offline). ours = imdb_bert.stages.tokenize_reviews.tokenize_split with the stage's tokenizer "
+          f"(load_tokenize_tokenizer); tutorial = slow BertTokenizer.encode_plus per review, int64 arrays.\n")
     columns = ["implementation", "reviews", "seconds", "CPU s", "others' CPU s", "reviews/s", "RSS after load MB",
                "peak RSS MB", "bytes on disk"]
     table = []
@@ -176,6 +173,7 @@ def main() -> None:
         return
     if args.rows != "all" and not (args.rows.isdigit() and int(args.rows) > 0):
         parser.error("--rows must be a positive whole number or 'all'")
+    require(SHARED_CSV, SHARED_MINILM)
 
     with tempfile.TemporaryDirectory(prefix="tokenize_bench_") as tmp:
         csv = Path(tmp) / "reviews.csv"

@@ -1,7 +1,8 @@
-"""bench/compare_runs.py: the paired comparison of two runs on the same test reviews, and its clear errors."""
+"""bench.compare_runs: the paired comparison of two runs on the same test reviews, and its clear errors."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -10,8 +11,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-import compare_runs  # noqa: E402
+if "bench" not in sys.modules:  # bench/ is the repository's folder, not an installed package: load it by path
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "bench" / "__init__.py")
+    sys.modules["bench"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules["bench"])
+from bench import compare_runs  # noqa: E402
 
 
 def verdicts(labels: list[str], right: list[bool]) -> list[tuple[str, str]]:
@@ -48,12 +52,12 @@ def test_the_command_reads_run_directories_and_says_what_is_missing(tmp_path):
         file.parent.mkdir(parents=True)
         file.write_text(json.dumps([{"actual": actual, "predicted": predicted}
                                     for actual, predicted in verdicts(labels, right)]))
-    command = [sys.executable, str(ROOT / "bench/compare_runs.py"), str(tmp_path / "a"), str(tmp_path / "b"),
+    command = [sys.executable, "-m", "bench.compare_runs", str(tmp_path / "a"), str(tmp_path / "b"),
                "--names", "short", "long"]
-    done = subprocess.run(command, capture_output=True, text=True, check=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, check=True)
     assert "| short | 0.7500 (" in done.stdout and "| long | 0.9000 (" in done.stdout
     assert "long minus short: +15.00 accuracy points" in done.stdout
-    missing = subprocess.run(command[:2] + [str(tmp_path / "a"), str(tmp_path / "nowhere")],
+    missing = subprocess.run(command[:3] + [str(tmp_path / "a"), str(tmp_path / "nowhere")], cwd=ROOT,
                              capture_output=True, text=True)
     assert missing.returncode != 0
     assert "nowhere/metrics/eval/plots/sklearn/confusion_matrix.json not found" in missing.stderr

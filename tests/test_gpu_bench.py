@@ -1,7 +1,8 @@
-"""bench/gpu_bench.py: its batches, FLOP and device helpers, and a smoke run on JAX without TensorFlow & co."""
+"""bench.gpu_bench: its batches, FLOP and device helpers, and a smoke run on JAX without TensorFlow & co."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -12,8 +13,11 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-import gpu_bench  # noqa: E402  (numpy and the batch helpers only; keras is imported inside main)
+if "bench" not in sys.modules:  # bench/ is the repository's folder, not an installed package: load it by path
+    spec = importlib.util.spec_from_file_location("bench", ROOT / "bench" / "__init__.py")
+    sys.modules["bench"] = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sys.modules["bench"])
+from bench import gpu_bench, training  # noqa: E402  (numpy and the batch helpers only; keras is imported in main)
 
 # Runs the bench with these imports failing, as on a machine that has only numpy, JAX, keras and keras-hub:
 # keras and keras-hub import them when installed, so blocking proves the path needs none of them.
@@ -25,14 +29,14 @@ class Blocker:
         if name.split(".")[0] in BLOCKED:
             raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
 sys.meta_path.insert(0, Blocker())
-sys.argv = ["bench/gpu_bench.py", *sys.argv[1:]]
-runpy.run_path("bench/gpu_bench.py", run_name="__main__")
+runpy.run_module("bench.gpu_bench", run_name="__main__", alter_sys=True)
 """
 
 
 def test_smoke_trains_both_variants_on_jax_without_tensorflow_pandas_sklearn_dvc(tmp_path):
     output = tmp_path / "bench.json"
-    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    # As on the GPU machine: the project not installed, its package found through PYTHONPATH=src.
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT / "src")}
     run = subprocess.run([sys.executable, "-c", BLOCKED_RUN, "--smoke", "--output", str(output)], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
@@ -72,16 +76,24 @@ def test_ours_groups_and_buckets_widths_and_the_tutorial_pads_to_max_length():
     lengths = gpu_bench.sample_lengths(json.loads(gpu_bench.LENGTHS_TABLE.read_text()), 20 * 32, 512, False, rng)
     split = gpu_bench.synthetic_split(lengths, 512, 28996, rng)
     assert (split.input_ids[np.arange(len(lengths)), lengths - 1] == gpu_bench.SEP_ID).all()
-    batches, widths = gpu_bench.epoch_token_counts(gpu_bench.batch_source(split, gpu_bench.VARIANTS["ours"], settings))
+    ours = gpu_bench.keras_hub_source(split, gpu_bench.VARIANTS["ours"], settings)
+    batches, widths = training.epoch_shape(ours)
     assert set(widths) <= {128, 256, 384, 512} and len(set(widths)) >= 3
     assert all(batch.max() <= width < batch.max() + 128 for batch, width in zip(batches, widths, strict=True))
-    _, padded_widths = gpu_bench.epoch_token_counts(
-        gpu_bench.batch_source(split, gpu_bench.VARIANTS["tutorial"], settings))
+    _, padded_widths = training.epoch_shape(gpu_bench.keras_hub_source(split, gpu_bench.VARIANTS["tutorial"], settings))
     assert set(padded_widths) == {512}
-    first = gpu_bench.first_batch_per_width(gpu_bench.batch_source(split, gpu_bench.VARIANTS["ours"], settings))
+    first = gpu_bench.first_batch_per_width(ours)
     assert sorted(first) == sorted(set(widths))
     features, labels = first[256]
     assert set(features) == {"token_ids", "segment_ids", "padding_mask"} and features["token_ids"].shape == (32, 256)
+    assert ours.epoch == 0  # looking ahead consumed nothing: the timed epoch is the one measured
+
+
+def test_throughput_counts_real_and_padded_tokens_of_the_timed_epoch():
+    row = training.throughput([np.array([3, 5]), np.array([8])], [8, 8], seconds=2.0)
+    assert (row["sequences"], row["real_tokens"], row["padded_tokens"]) == (3, 16, 24)
+    assert row["padding_share"] == pytest.approx(1 / 3) and row["sequences_per_s"] == 1.5 and row["step_ms"] == 1000
+    assert training.throughput_cells(row) == ["1.50", "8", "12", "33.3%", "1000.0"]
 
 
 def test_training_flops_count_tokens_sequences_and_attention():
