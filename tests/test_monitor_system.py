@@ -25,8 +25,7 @@ def test_monitor_system_logs_cpu_and_memory_curves_beside_the_loss(tmp_path):
         assert rows and all(float(row[curve.split("/")[1][:-4]]) >= 0 for row in rows), curve
 
 
-def test_no_system_curves_by_default(tmp_path):
-    project = copy_project(tmp_path, demo_params(train={"epochs": 1}), git=False)
-    train_demo(project)
+def test_no_system_curves_by_default(trained_demo):
+    project = trained_demo.project  # conftest.trained_demo: the demo's params, train.monitor_system false
     assert (project / "metrics/train/plots/metrics/train/loss.tsv").is_file()
     assert not (project / SYSTEM).exists()

@@ -15,10 +15,8 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    project = copy_project(tmp_path_factory.mktemp("report"), demo_params(train={"epochs": 2}))
-    dvc("repro", cwd=project)
-    return project
+def project(tmp_path_factory, trained_demo):
+    return trained_demo.copy(tmp_path_factory.mktemp("report"))
 
 
 def test_report_renders_every_listed_plot_offline_with_its_title(project):
