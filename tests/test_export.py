@@ -65,6 +65,55 @@ def test_the_savedmodel_applies_the_temperature_and_threshold_as_predict_does(ex
     assert (served["label"].numpy().astype(str) == expected["predicted_label"]).sum() >= len(texts) - 1
 
 
+@pytest.fixture(scope="module")
+def demo_8_epochs(tmp_path_factory) -> Path:
+    """The demo trained as `make demo` trains it (8 epochs): 2 epochs leave every probability near 0.5, where
+    windows and truncation differ by less than any tolerance worth testing."""
+    project = copy_project(tmp_path_factory.mktemp("export-windows"), demo_params(), git=False)
+    for name in ("split", "tokenize", "train"):
+        run(stage_command(name), project)
+    return project
+
+
+def test_with_windows_the_savedmodel_scores_long_reviews_as_predict_does(demo_8_epochs, monkeypatch, tmp_path):
+    import tensorflow as tf
+    import tensorflow_text  # noqa: F401
+
+    monkeypatch.chdir(demo_8_epochs)
+    from imdb_bert.commands.predict import Predictor
+    from imdb_bert.decisions import Decision, write_decision
+    from imdb_bert.stages.export import build_serving_module
+    from imdb_bert.trained_model import TrainedModel
+
+    texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()
+    labels = ["negative", "positive"]
+    write_decision(Decision(labels=labels, temperature=1.5, threshold=0.45, long_reviews="windows", window_stride=63),
+                   tmp_path / "decision.json")
+    trained = TrainedModel.load("models/model", tmp_path / "decision.json")  # as export's main loads it
+    expected = Predictor(trained).scores(texts)
+    truncated = Predictor("models/model", decision=Decision(labels=labels, temperature=1.5)).probabilities(texts)
+    module = build_serving_module(trained)
+    tf.saved_model.save(module, str(tmp_path / "serving"), signatures={"serving_default": module.serve})
+    served = tf.saved_model.load(str(tmp_path / "serving")).signatures["serving_default"](review=tf.constant(texts))
+    probabilities = expected[["p_negative", "p_positive"]].to_numpy()
+    assert (np.abs(truncated - probabilities).max(axis=1) > 1e-3).sum() >= 5  # windows change some long reviews
+    np.testing.assert_allclose(served["probabilities"].numpy(), probabilities, atol=1e-4)
+    assert (served["label"].numpy().astype(str) == expected["predicted_label"]).all()
+
+@pytest.fixture(scope="module")
+def saved_minilm(tmp_path_factory) -> Path:
+    """The real MiniLM saved as a trained model directory (weights, labels, tokenizer), without tokenization.json."""
+    from imdb_bert.models import get_library, save_trained
+    from imdb_bert.tokenizer import load_tokenizer
+
+    folder = tmp_path_factory.mktemp("minilm")
+    library = get_library("transformers")
+    save_trained(library, library.build(str(SHARED_MINILM), ["negative", "positive"], "pretrained"), folder,
+                 ["negative", "positive"])
+    load_tokenizer(str(SHARED_MINILM)).save_pretrained(folder)
+    return folder
+
+
 @requires_shared
 @pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
 def test_in_graph_token_ids_equal_the_python_tokenizer_on_real_reviews(tmp_path, truncation):

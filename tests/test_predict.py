@@ -66,13 +66,32 @@ BAD = {
     "missing_file": (["--input", "nowhere.csv", "--output", "out.csv"], None, "nowhere.csv: file not found"),
     "no_model": (["--model", "models/none", "Good."], None, "not a trained model directory"),
     "empty_text": (["  "], None, "an empty review was given"),
+    "directory": (["--input", "data", "--output", "out.csv"], None, "data: is a directory"),
+    "latin1": (["--input", "bad.csv", "--output", "out.csv"], b"review\nGood.\nCaf\xe9 scenes\n",
+               "bad.csv: line 3, byte 16: not UTF-8"),
+    "binary": (["--input", "bad.csv", "--output", "out.csv"], b"PK\x03\x04\x14\x00\x00\x00", "binary data"),
+    "empty_cell": (["--input", "bad.csv", "--output", "out.csv"], "id,review\n1,Good.\n2,\n3,Bad.\n",
+                   "bad.csv: row 3: no review in column 'review'"),
+    "fewer_fields": (["--input", "bad.csv", "--output", "out.csv"], "id,review\n1,Good.\n2\n",
+                     "bad.csv: row 3: no review"),
+    "more_fields": (["--input", "bad.csv", "--output", "out.csv"], "id,review\n1,Good.\n2,Bad, really.\n",
+                    "bad.csv: line 3: 3 fields where the header has 2"),
+    "unclosed_quote": (["--input", "bad.csv", "--output", "out.csv"], 'review\nGood.\n"Bad, and\n',
+                       "bad.csv: row 3: a quoted field never ends"),
+    "too_long": (["--max-chars", "20", "--input", "bad.csv", "--output", "out.csv"],
+                 "review\nGood.\nA review far longer than twenty characters.\n",
+                 "bad.csv: row 3: a review of 43 characters, over the limit of 20"),
+    "too_long_text": (["--max-chars", "20", "A review far longer than twenty characters."], None,
+                      "review 1: 43 characters, over the limit of 20"),
 }
 
 
 @pytest.mark.parametrize("case", BAD, ids=list(BAD))
 def test_bad_input_is_one_clear_line(project, case):
     args, content, message = BAD[case]
-    if content is not None:
+    if isinstance(content, bytes):
+        (project / "bad.csv").write_bytes(content)
+    elif content is not None:
         (project / "bad.csv").write_text(content)
     result = predict(project, *args, check=False)
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
@@ -83,8 +102,7 @@ def test_bad_input_is_one_clear_line(project, case):
 def test_the_decision_file_of_evaluate_is_applied(project, monkeypatch):
     monkeypatch.chdir(project)
     from imdb_bert.commands.predict import Predictor
-    from imdb_bert.decisions import DECISION_FILE, Decision, read_decision, write_decision
-    from imdb_bert.evaluation.metrics import apply_temperature
+    from imdb_bert.decisions import DECISION_FILE, Decision, apply_temperature, read_decision, write_decision
 
     texts = pd.read_csv("data/split/test.csv", keep_default_na=False)["text"].tolist()[:20]
     plain = Predictor("models/model")

@@ -27,11 +27,10 @@ from imdb_bert.evaluation import metrics
 from imdb_bert.evaluation.model_card import MODEL_CARD, write_model_card
 from imdb_bert.evaluation.outputs import most_confident_errors, write_plots, write_scores
 from imdb_bert.files import atomic_path, read_json, require_inputs
-from imdb_bert.models import load_trained
 from imdb_bert.params import EvaluateParams, load_params
 from imdb_bert.scoring import score_reviews
-from imdb_bert.tokenizer import load_tokenizer
 from imdb_bert.tokens import TOKENS_DIR, content_ids, full_lengths, load_meta, load_split, num_special_tokens
+from imdb_bert.trained_model import TrainedModel
 
 MODEL_DIR = "models/model"
 SPLIT_DIR = Path("data/split")
@@ -110,9 +109,9 @@ def main() -> None:
                    (TOKENS_DIR / "test", "tokenize"), (MODEL_DIR, "train"))
     meta = load_meta()
     names = meta["labels"]
-    model = load_trained(MODEL_DIR, names)
+    trained = TrainedModel.load(MODEL_DIR, labels=names)
+    model, tokenizer = trained.classifier, trained.tokenizer
     model.score_in_bf16(settings.bf16_scoring)  # kept after a check on the first split scored; else float32
-    tokenizer = load_tokenizer(MODEL_DIR)
     stride = stride_tokens(settings, meta["max_length"] - num_special_tokens(tokenizer))
     validation = None
     fits = settings.calibrate or (settings.threshold is not None and len(names) == 2)
