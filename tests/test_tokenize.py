@@ -13,7 +13,7 @@ from imdb_bert.errors import PipelineError
 from imdb_bert.params import TokenizeParams
 from imdb_bert.stages.tokenize_reviews import tokenize_split
 from imdb_bert.tokenizer import load_tokenizer
-from imdb_bert.tokens import head_tail_sizes, id_dtype, load_split, truncate
+from imdb_bert.tokens import head_tail_sizes, id_dtype, load_content, load_split, truncate
 
 
 def test_head_tail_keeps_128_and_382_tokens_at_512():
@@ -60,6 +60,38 @@ def test_cached_arrays_match_the_tokenizer(tmp_path, tiny_checkpoint, truncation
     if truncation == "head":  # the tutorial's encoding, for a review that fits and one that does not
         reference = tokenizer(texts, truncation=True, max_length=16, padding="max_length")["input_ids"]
         assert split.input_ids.tolist() == reference
+
+
+def test_the_train_split_keeps_every_review_s_untruncated_ids(tmp_path, tiny_checkpoint):
+    tokenizer = load_tokenizer(str(tiny_checkpoint))
+    texts = ["a great film", "a dull boring movie " * 30, "", "funny, warm and beautifully shot " * 3, "bad"]
+    _write_split(tmp_path / "train.csv", texts)
+    params = TokenizeParams(max_length=16, truncation="head_tail", chunk_size=2)  # reviews cross chunk boundaries
+    full = tokenize_split(tmp_path / "train.csv", tmp_path / "tokens" / "train", tokenizer, params, keep_content=True)
+    content = load_content("train", tmp_path / "tokens")
+    assert content.ids.dtype == np.uint16 and isinstance(content.ids, np.memmap)
+    assert content.offsets.dtype == np.int64 and content.lengths().tolist() == (full - 2).tolist()
+    for row, text in enumerate(texts):
+        review = content.ids[content.offsets[row]:content.offsets[row + 1]].tolist()
+        assert review == tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert sorted(path.name for path in (tmp_path / "tokens" / "train").iterdir()) == [
+        "content_ids.npy", "content_offsets.npy", "input_ids.npy", "labels.npy", "lengths.npy"]
+    tokenize_split(tmp_path / "train.csv", tmp_path / "other" / "validation", tokenizer, params)
+    assert not (tmp_path / "other" / "validation" / "content_ids.npy").exists()  # only where asked for
+    with pytest.raises(PipelineError, match=r"validation/content_ids.npy: not found .*run `dvc repro tokenize`"):
+        load_content("validation", tmp_path / "other")
+
+
+def test_the_same_inputs_give_byte_identical_files(tmp_path, tiny_checkpoint):
+    tokenizer = load_tokenizer(str(tiny_checkpoint))
+    _write_split(tmp_path / "train.csv", ["a great film", "a dull boring movie " * 30, "bad"] * 3)
+    written = []
+    for run, chunk_size in enumerate((2, 2, 1000)):  # the chunk size bounds memory and changes no byte
+        out = tmp_path / f"run{run}"
+        tokenize_split(tmp_path / "train.csv", out, tokenizer, TokenizeParams(16, "head_tail", chunk_size),
+                       keep_content=True)
+        written.append({path.name: path.read_bytes() for path in sorted(out.iterdir())})
+    assert written[0] == written[1] == written[2] and "content_ids.npy" in written[0]
 
 
 def test_an_empty_split_gives_empty_arrays(tmp_path, tiny_checkpoint):
@@ -116,6 +148,15 @@ def test_stage_writes_meta_and_rejects_a_missing_checkpoint(tmp_path):
     assert result.returncode == 0, result.stderr
     meta = json.loads((project / "data/tokens/meta.json").read_text())
     assert meta["dtype"] == "uint16" and meta["max_length"] == 128 and meta["truncation"] == "head_tail"
+    tokenizer = load_tokenizer(str(project / "demo/tiny-bert"))
+    assert meta["special_tokens_around"] == [[tokenizer.cls_token_id], [tokenizer.sep_token_id]]
+    assert meta["content_splits"] == ["train"]  # what training on windows reads; validation and test need none
+    assert [name for name in ("train", "validation", "test")
+            if (project / "data/tokens" / name / "content_ids.npy").is_file()] == ["train"]
+    first = {path: path.read_bytes() for path in sorted((project / "data/tokens").rglob("*")) if path.is_file()}
+    assert stage("tokenize", project).returncode == 0  # a rerun writes the same bytes
+    assert {path: path.read_bytes() for path in sorted((project / "data/tokens").rglob("*")) if path.is_file()} \
+        == first
     assert meta["labels"] == ["negative", "positive"]
     report = json.loads((project / "metrics/data.json").read_text())
     for name in ("train", "validation", "test"):

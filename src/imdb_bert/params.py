@@ -74,6 +74,7 @@ class TrainParams:
     monitor_system: bool
     class_weight: Literal["balanced"] | None
     layer_lr_decay: float
+    long_reviews: Literal["truncate", "windows"]
 
 
 @dataclass(frozen=True)

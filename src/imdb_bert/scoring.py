@@ -15,7 +15,7 @@ import numpy as np
 
 from imdb_bert.batches import BatchSource
 from imdb_bert.evaluation.metrics import softmax
-from imdb_bert.tokens import TokenizedSplit, full_lengths, num_special_tokens, pad
+from imdb_bert.tokens import TokenizedSplit, full_lengths, num_special_tokens, pad, window_starts
 
 
 def predict_probabilities(classifier, source: BatchSource, verbose: int = 0) -> np.ndarray:
@@ -27,14 +27,6 @@ def predict_probabilities(classifier, source: BatchSource, verbose: int = 0) -> 
     probabilities = np.empty_like(logits)
     probabilities[np.concatenate(source.plan(epoch=0))] = softmax(logits)
     return probabilities
-
-
-def window_starts(length: int, budget: int, stride: int) -> list[int]:
-    """Start offsets of windows of `budget` tokens over `length` tokens: every `stride`, the last one flush
-    with the end. One window at 0 when the text fits."""
-    if length <= budget:
-        return [0]
-    return list(range(0, length - budget, stride)) + [length - budget]
 
 
 def window_sequences(tokenizer, ids: list[list[int]], max_length: int,

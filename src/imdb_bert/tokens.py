@@ -1,17 +1,24 @@
-"""The token cache written by `tokenize`: per split input_ids.npy, lengths.npy, labels.npy, and meta.json."""
+"""The token cache written by `tokenize`: per split input_ids.npy, lengths.npy, labels.npy, and meta.json; for
+the train split also every review's untruncated ids (content_ids.npy, content_offsets.npy), which training on
+windows (`train.long_reviews: windows`) cuts the same windows from as `evaluate` scores."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from imdb_bert.errors import PipelineError
 from imdb_bert.files import read_json
 
+if TYPE_CHECKING:
+    from imdb_bert.params import EvaluateParams
+
 TOKENS_DIR = Path("data/tokens")
 TOKENIZATION_FILE = "tokenization.json"  # in a trained model directory: how `predict` must tokenize
+CONTENT_SPLITS = ("train",)  # the splits whose untruncated ids are kept: training on windows reads them
 
 
 def head_tail_sizes(max_length: int, num_special: int) -> tuple[int, int]:
@@ -39,6 +46,31 @@ def id_dtype(vocab_size: int) -> np.dtype:
 def num_special_tokens(tokenizer) -> int:
     """Special tokens added to one sequence ([CLS] and [SEP] for BERT), counted from what is built."""
     return len(tokenizer.build_inputs_with_special_tokens([]))
+
+
+def special_tokens_around(tokenizer) -> tuple[list[int], list[int]]:
+    """The special tokens a sequence gets before and after its text ([CLS] and [SEP] for BERT)."""
+    marker = -1  # no real id: found again in what the tokenizer builds around it
+    built = tokenizer.build_inputs_with_special_tokens([marker])
+    at = built.index(marker)
+    return built[:at], built[at + 1:]
+
+
+def window_starts(length: int, budget: int, stride: int) -> list[int]:
+    """Start offsets of windows of `budget` tokens over `length` tokens: every `stride`, the last one flush
+    with the end. One window at 0 when the text fits."""
+    if length <= budget:
+        return [0]
+    return list(range(0, length - budget, stride)) + [length - budget]
+
+
+def stride_tokens(settings: EvaluateParams, budget: int) -> int:
+    """`evaluate.window_stride`, a share of the window, in tokens (the window holds `budget` text tokens). The one
+    stride of both `evaluate` (scoring) and `train` (`train.long_reviews: windows`), so they cut the same windows."""
+    if not 0 < settings.window_stride <= 1:
+        raise PipelineError(f"params.yaml: evaluate.window_stride is {settings.window_stride}; expected a share of "
+                            f"the window above 0 and at most 1, e.g. 0.5 for half-overlapping windows")
+    return max(1, round(budget * settings.window_stride))
 
 
 def content_ids(tokenizer, texts: list[str]) -> list[list[int]]:
@@ -93,6 +125,25 @@ def load_split(name: str, tokens_dir: Path = TOKENS_DIR) -> TokenizedSplit:
         raise PipelineError(f"{folder}: not found; run `dvc repro tokenize` first")
     arrays = {key: np.load(folder / f"{key}.npy", mmap_mode="r") for key in ("input_ids", "lengths", "labels")}
     return TokenizedSplit(**arrays)
+
+
+@dataclass(frozen=True)
+class ContentIds:
+    """Every review's token ids without special tokens or truncation: review i is ids[offsets[i]:offsets[i + 1]]."""
+
+    ids: np.ndarray  # (total tokens,), in the cache's id dtype
+    offsets: np.ndarray  # (reviews + 1,) int64
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+def load_content(name: str, tokens_dir: Path = TOKENS_DIR) -> ContentIds:
+    folder = tokens_dir / name
+    if not (folder / "content_ids.npy").is_file():
+        raise PipelineError(f"{folder}/content_ids.npy: not found (the cache keeps untruncated ids for "
+                            f"{', '.join(CONTENT_SPLITS)} only); run `dvc repro tokenize`")
+    return ContentIds(np.load(folder / "content_ids.npy", mmap_mode="r"), np.load(folder / "content_offsets.npy"))
 
 
 def load_meta(tokens_dir: Path = TOKENS_DIR) -> dict:

@@ -29,7 +29,15 @@ from imdb_bert.evaluation.outputs import most_confident_errors, write_plots, wri
 from imdb_bert.files import atomic_path, read_json, require_inputs
 from imdb_bert.params import EvaluateParams, load_params
 from imdb_bert.scoring import score_reviews
-from imdb_bert.tokens import TOKENS_DIR, content_ids, full_lengths, load_meta, load_split, num_special_tokens
+from imdb_bert.tokens import (
+    TOKENS_DIR,
+    content_ids,
+    full_lengths,
+    load_meta,
+    load_split,
+    num_special_tokens,
+    stride_tokens,
+)
 from imdb_bert.trained_model import TrainedModel
 
 MODEL_DIR = "models/model"
@@ -89,14 +97,6 @@ def evaluation_scores(test: ScoredSplit, validation: ScoredSplit | None, decisio
                                "p_value": fitted.threshold_check["p_value"] if fitted.threshold_check else None,
                                **at_threshold}
     return scores
-
-
-def stride_tokens(settings: EvaluateParams, budget: int) -> int:
-    """`evaluate.window_stride`, a share of the window, in tokens (the window holds `budget` text tokens)."""
-    if not 0 < settings.window_stride <= 1:
-        raise PipelineError(f"params.yaml: evaluate.window_stride is {settings.window_stride}; expected a share of "
-                            f"the window above 0 and at most 1, e.g. 0.5 for half-overlapping windows")
-    return max(1, round(budget * settings.window_stride))
 
 
 def main() -> None:

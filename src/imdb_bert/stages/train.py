@@ -1,8 +1,9 @@
 """Stage `train`: fine-tune a sequence classifier on the cached tokens.
 
-Reads params `model.*` and `train.*`. `model.library` picks the model layer (src/imdb_bert/models/:
-transformers' TF class or KerasHub); `train.strategy` the distribution strategy. Validates on the
-validation split every epoch, logs the curves with DVCLive to metrics/train/, and saves models/model/
+Reads params `model.*` and `train.*`, and `evaluate.window_stride`: with `train.long_reviews: windows`, each
+epoch a long review is one of the windows `evaluate` scores. `model.library` picks the model layer
+(src/imdb_bert/models/: transformers' TF class or KerasHub); `train.strategy` the distribution strategy. Validates
+on the validation split every epoch, logs the curves with DVCLive to metrics/train/, and saves models/model/
 (the library's weights and config, model.json with the library and labels, the tokenizer, and
 tokenization.json with the max_length and truncation used).
 """
@@ -15,7 +16,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from imdb_bert.batches import BatchSource
+from imdb_bert.batches import BatchSource, TrainingWindows
 from imdb_bert.errors import run_stage
 from imdb_bert.files import atomic_path, require_inputs, write_json
 from imdb_bert.models import get_library, save_trained
@@ -58,11 +59,16 @@ def main() -> None:
     # A compiler specialises on every batch shape: with XLA, widths are bucketed coarsely.
     multiple = max(settings.pad_to_multiple_of, settings.compiled_width_multiple) if runtime.jit_compile \
         else settings.pad_to_multiple_of
+    windows = None
+    if settings.long_reviews == "windows":
+        windows = TrainingWindows.from_cache(meta, params.evaluate, settings.seed)
+        log.info("train.long_reviews windows: %s", windows.describe())
     sources = {
         name: BatchSource(load_split(name), meta["model_input_names"], global_batch,
                           shuffle_seed=settings.seed if name == "train" else None,
                           group_by_length=settings.group_by_length or name != "train",
-                          pad_to_max_length=settings.pad_to_max_length, pad_to_multiple_of=multiple)
+                          pad_to_max_length=settings.pad_to_max_length, pad_to_multiple_of=multiple,
+                          windows=windows if name == "train" else None)
         for name in ("train", "validation")
     }
     if runtime.jit_compile:
@@ -77,11 +83,13 @@ def main() -> None:
     if len(sources["validation"]) and (settings.keep_best or settings.early_stopping_patience is not None):
         best = library.early_stopping(settings.early_stopping_patience or settings.epochs, settings.keep_best)
     live_dir = Path(LIVE_DIR) if chief else scratch / "live"
-    resumable = resumable_training(library, fingerprint(model_settings, settings, meta, replicas), best,
+    resumable = resumable_training(library, fingerprint(model_settings, settings, meta, replicas,
+                                                        params.evaluate.window_stride), best,
                                    STATE_DIR if chief else scratch / "train_state", curves=live_dir)
     # Workers other than the chief keep no state, so a multi-worker run starts over rather than resume.
     initial_epoch = resumable.restore(model, allowed=not multi_worker)
-    sources["train"].epoch = initial_epoch  # the data order of an epoch depends only on the seed and its number
+    # The data order of an epoch, and its windows, depend only on the seed and the epoch's number.
+    sources["train"].epoch = initial_epoch
     live = Live(str(live_dir), resume=initial_epoch > 0, dvcyaml=None,
                 save_dvc_exp=False, report=None, monitor_system=system_monitoring(settings.monitor_system) and chief)
     live.step = initial_epoch
