@@ -174,3 +174,109 @@ def test_bf16_scoring_off_scores_in_float32(tmp_path):
     classifier.score_in_bf16(False)
     scored(classifier, rows(8))
     assert classifier.scoring == {"precision": "float32", "reason": "bf16 scoring is off"}
+
+
+# --- weight averaging ---------------------------------------------------------------------------------------------
+
+def test_snapshots_are_spread_over_the_last_share_of_the_steps():
+    from imdb_bert.training import snapshot_steps
+
+    assert snapshot_steps(100, 0.25) == list(range(76, 101, 2))  # 25 steps, at most 20 snapshots: every second
+    assert snapshot_steps(10, 1.0) == list(range(1, 11))
+    assert snapshot_steps(10, 0.0) == []
+    assert snapshot_steps(3, 0.01) == []  # less than one step
+
+
+class FakeModel:
+    """get_weights and set_weights over one array whose value is the number of steps taken."""
+
+    def __init__(self) -> None:
+        self.steps = 0
+
+    def get_weights(self) -> list[np.ndarray]:
+        return [np.full(3, float(self.steps), dtype=np.float32)]
+
+
+class Base:  # what a Keras Callback gives the averaging callback: a constructor and a model
+    model: FakeModel
+
+
+def run_epochs(callback, model: FakeModel, epochs: range, steps_per_epoch: int) -> None:
+    callback.model = model
+    for epoch in epochs:
+        callback.on_epoch_begin(epoch)
+        for batch in range(steps_per_epoch):
+            model.steps += 1
+            callback.on_train_batch_end(batch)
+        callback.on_epoch_end(epoch)
+
+
+def test_the_running_mean_resumes_after_an_interruption(tmp_path):
+    from imdb_bert.training import weight_averaging
+
+    whole = weight_averaging(Base, 0.5, steps_per_epoch=4, epochs=3, state_dir=tmp_path / "whole")
+    run_epochs(whole, FakeModel(), range(3), 4)
+    assert whole.count == 6 and whole.mean[0][0] == pytest.approx(np.mean(range(7, 13)))
+
+    first = weight_averaging(Base, 0.5, steps_per_epoch=4, epochs=3, state_dir=tmp_path / "resumed")
+    model = FakeModel()
+    run_epochs(first, model, range(2), 4)  # interrupted after epoch 2: a new process resumes at epoch 3
+    resumed = weight_averaging(Base, 0.5, steps_per_epoch=4, epochs=3, state_dir=tmp_path / "resumed")
+    run_epochs(resumed, model, range(2, 3), 4)
+    assert resumed.count == whole.count
+    np.testing.assert_array_equal(resumed.mean[0], whole.mean[0])
+    assert [path.name for path in (tmp_path / "resumed").iterdir()] == ["average-after-epoch-3.npz"]
+
+
+def validation_source(count: int = 24):
+    from imdb_bert.batches import BatchSource
+
+    split = rows(count)
+    split = TokenizedSplit(split.input_ids, split.lengths, np.zeros(count, dtype=np.int8))  # every label 0
+    return BatchSource(split, ["input_ids", "attention_mask", "token_type_ids"], 8, shuffle_seed=None,
+                       group_by_length=True, pad_to_max_length=False, pad_to_multiple_of=8)
+
+
+def head_bias(model, bias: list[float]) -> list[np.ndarray]:
+    """The model's weights with the classifier's bias set to `bias` (its small random kernel kept): logits about
+    `bias`, a little different for each review."""
+    weights = model.get_weights()
+    weights[-1] = np.asarray(bias, dtype=np.float32)
+    return weights
+
+
+@pytest.mark.parametrize(("averaged_bias", "kept"), [([4.0, -4.0], True), ([-4.0, 4.0], False)])
+def test_the_average_is_kept_only_where_validation_supports_it(averaged_bias, kept):
+    from imdb_bert.training import decide_average
+
+    library = get_library("transformers")
+    model = tiny_model("transformers")
+    trained = head_bias(model, [0.0, 0.0])  # every validation label is 0: loss about log 2 per review
+    model.set_weights(trained)
+    averaging = SimpleNamespace(count=5, share=0.25, mean=head_bias(model, averaged_bias))
+    verdict = decide_average(averaging, library, model, validation_source())
+    assert verdict["applied"] is kept
+    assert verdict["val_loss_trained"] == pytest.approx(np.log(2), abs=0.05)
+    assert verdict["reason"].startswith("kept: mean of 5 snapshots over the last 25% of the steps: validation loss"
+                                        if kept else "declined, trained weights: mean of 5 snapshots")
+    expected = averaging.mean if kept else trained
+    np.testing.assert_array_equal(model.get_weights()[-1], expected[-1])
+
+
+def test_no_average_without_a_validation_split_or_before_the_window():
+    from imdb_bert.training import decide_average
+
+    assert decide_average(SimpleNamespace(count=3, share=0.5), None, None, None)["reason"] == \
+        "declined: mean of 3 snapshots over the last 50% of the steps, but no validation split to check it on"
+    assert not decide_average(SimpleNamespace(count=0, share=0.5), None, None, None)["applied"]
+
+
+@pytest.mark.parametrize(("key", "value", "message"), [
+    ("layer_lr_decay", 0.0, "train.layer_lr_decay is 0.0; expected above 0 and at most 1"),
+    ("average_last", 1.5, "train.average_last is 1.5; expected a share of the training steps from 0 (off) to 1")])
+def test_lever_params_out_of_range_are_one_clear_error(key, value, message):
+    from imdb_bert.errors import PipelineError
+    from imdb_bert.training import check_levers
+
+    with pytest.raises(PipelineError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        check_levers(SimpleNamespace(**({"layer_lr_decay": 1.0, "average_last": 0.0} | {key: value})))

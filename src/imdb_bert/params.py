@@ -74,6 +74,7 @@ class TrainParams:
     monitor_system: bool
     class_weight: Literal["balanced"] | None
     layer_lr_decay: float
+    average_last: float
     long_reviews: Literal["truncate", "windows"]
 
 

@@ -23,7 +23,7 @@ from imdb_bert.models import get_library, save_trained
 from imdb_bert.params import load_params
 from imdb_bert.tokenizer import load_tokenizer
 from imdb_bert.tokens import TOKENIZATION_FILE, TOKENS_DIR, load_meta, load_split
-from imdb_bert.training import class_weights, cpu_speed_check, progress_logger
+from imdb_bert.training import check_levers, class_weights, cpu_speed_check, progress_logger, weight_averaging
 
 MODEL_DIR = "models/model"
 LIVE_DIR = "metrics/train"
@@ -40,6 +40,7 @@ def main() -> None:
 
     params = load_params()
     model_settings, settings = params.model, params.train
+    check_levers(settings)
     library = get_library(model_settings.library)
     # First: a multi-worker strategy needs a fresh runtime.
     scope, replicas, multi_worker = library.distribution(settings.strategy, settings.tpu_address)
@@ -97,7 +98,9 @@ def main() -> None:
     speed = cpu_speed_check(library, model, meta["max_length"], runtime, steps)
     interactive = sys.stdout.isatty()  # a terminal gets Keras' progress bar; anything else, a line a minute
     progress = None if interactive else progress_logger(library.callback_base(), len(sources["train"]), global_batch)
-    callbacks = [callback for callback in (best, library.live_callback(live), resumable, speed, progress)
+    averaging = weight_averaging(library.callback_base(), settings.average_last, len(sources["train"]), settings.epochs,
+                                 STATE_DIR if chief else scratch / "train_state")  # its running mean resumes too
+    callbacks = [callback for callback in (best, library.live_callback(live), resumable, speed, progress, averaging)
                  if callback is not None]
     log.info("training on %d reviews in %d batches for %d epochs", len(sources["train"].split.labels),
              len(sources["train"]), settings.epochs)
@@ -110,6 +113,9 @@ def main() -> None:
         live.summary["best_epoch"] = best.best_epoch + 1
         live.make_summary()
         log.info("kept the weights of epoch %d (lowest val_loss)", best.best_epoch + 1)
+    if averaging is not None:  # the averaged weights replace the trained ones only where validation supports it
+        live.summary["weight_averaging"] = averaging.decide(library, model, sources["validation"])
+        live.make_summary()
 
     with atomic_path(MODEL_DIR if chief else scratch / "model") as out:  # every worker saves; the chief's is kept
         save_trained(library, model, out, meta["labels"])
