@@ -198,6 +198,8 @@ def main() -> None:
                         help=f"evaluate's decision file, or `none` for arg-max (default: {DECISION_FILE} if present, "
                              f"for models/model)")
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--bf16", action="store_true", help="score in bf16 where the hardware computes it natively "
+                        "and the logits agree with float32 on the first rows (evaluate.bf16_scoring), else float32")
     parser.add_argument("--max-chars", type=int, default=MAX_REVIEW_CHARS,
                         help=f"longest review scored, in characters (default: {MAX_REVIEW_CHARS:,})")
     args = parser.parse_args()
@@ -210,6 +212,7 @@ def main() -> None:
                             f"of {args.max_chars:,}; shorten it or raise --max-chars")
     total = check_reviews(args.input, args.text_column, 10_000, args.max_chars) if args.input else None
     predictor = Predictor(TrainedModel.load(args.model, decision_file(args.model, args.decision)), args.batch_size)
+    predictor.model.score_in_bf16(args.bf16)
     if args.input:
         rows = score_file(predictor, args.input, args.output, args.text_column, max_chars=args.max_chars, total=total)
         log.info("scored %d reviews into %s", rows, args.output)
