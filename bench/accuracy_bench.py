@@ -54,7 +54,7 @@ from bench.common import (
 
 TUTORIAL_DATA = {"strip_html": False, "drop_duplicates": False, "validation_size": 0.0}
 TUTORIAL_TRAIN = {"optimizer": "adam", "learning_rate": 3.0e-5, "pad_to_max_length": True, "group_by_length": False}
-DEFAULTS = {"rows": 4000, "max_length": 256, "epochs": 3}
+DEFAULTS, SEEDS = {"rows": 4000, "max_length": 256, "epochs": 3}, [13, 14]
 RECIPES = {
     "tutorial": ({**TUTORIAL_DATA}, {"truncation": "head"}, {**TUTORIAL_TRAIN}),
     "ours + adam": ({"strip_html": True, "drop_duplicates": True, "validation_size": 0.1}, {"truncation": "head_tail"},
@@ -169,7 +169,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=DEFAULTS["rows"], help="reviews, split half train, half test")
     parser.add_argument("--max-length", type=int, default=DEFAULTS["max_length"])
     parser.add_argument("--epochs", type=int, default=DEFAULTS["epochs"])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[13, 14])
+    parser.add_argument("--seeds", type=int, nargs="+", default=SEEDS)
     parser.add_argument("--subset-seed", type=int, default=13)
     parser.add_argument("--recipes", nargs="+", choices=list(RECIPES), default=list(RECIPES),
                         help="a subset of the recipes (default: all)")
@@ -225,6 +225,8 @@ def print_report(args: argparse.Namespace, subset: dict, results: dict[str, list
     options = "".join(f" --{name.replace('_', '-')} {value}" for name, value in
                       (("rows", args.rows), ("max_length", args.max_length), ("epochs", args.epochs))
                       if value != DEFAULTS[name])
+    if args.seeds != SEEDS:
+        options += " --seeds " + " ".join(map(str, args.seeds))
     if args.recipes != list(RECIPES):
         options += " --recipes " + " ".join(f"'{recipe}'" for recipe in args.recipes)
     print(f"\n## Accuracy at equal compute ({started:%Y-%m-%d})\n")
