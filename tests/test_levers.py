@@ -89,6 +89,22 @@ def test_one_step_with_decay_moves_lower_layers_less(library_name):
     assert decayed[rates.index(0.125)] < decayed[rates.index(1.0)]
 
 
+@pytest.mark.parametrize(("library_name", "optimizer"), [("transformers", "adamw"), ("transformers", "adam"),
+                                                         ("keras_hub", "adamw")])
+def test_fit_with_decay_and_the_warm_up_schedule(library_name, optimizer):
+    from imdb_bert.batches import BatchSource
+
+    library = get_library(library_name)
+    model = tiny_model(library_name)
+    library.compile(model, settings(optimizer=optimizer, warmup_ratio=0.5, clipnorm=1.0, layer_lr_decay=0.9),
+                    total_steps=2, jit_compile=False)
+    source = BatchSource(rows(16), ["input_ids", "attention_mask", "token_type_ids"], 8, shuffle_seed=13,
+                         group_by_length=True, pad_to_max_length=False, pad_to_multiple_of=8)
+    history = library.fit(model, library.fit_data(model, source), epochs=1, verbose=0, shuffle=False)
+    assert np.isfinite(history.history["loss"][-1])
+    assert type(model.optimizer).__name__.startswith("Layerwise")
+
+
 def test_layer_lr_decay_is_type_checked(tmp_path):
     import yaml
 

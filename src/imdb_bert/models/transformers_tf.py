@@ -227,14 +227,12 @@ class _LayerwiseRates:
 
 
 def _layerwise(optimizer: Any, multipliers: dict[str, float]) -> Any:
-    """`optimizer` (a legacy tf-keras optimizer) remade with per-variable learning-rate multipliers."""
-    layered_class = type(f"Layerwise{type(optimizer).__name__}", (_LayerwiseRates, type(optimizer)), {})
-    layered = layered_class.from_config(optimizer.get_config())
-    for kept in ("_include_in_weight_decay", "_exclude_from_weight_decay"):  # AdamWeightDecay's, not in its config
-        if hasattr(optimizer, kept):
-            setattr(layered, kept, getattr(optimizer, kept))
-    layered.multipliers = multipliers
-    return layered
+    """`optimizer` (a legacy tf-keras optimizer, not yet used) with per-variable learning-rate multipliers. Its class
+    becomes a subclass that only adds the scaling: a copy through get_config would lose AdamWeightDecay's
+    exclusions and cannot rebuild transformers' WarmUp schedule."""
+    optimizer.__class__ = type(f"Layerwise{type(optimizer).__name__}", (_LayerwiseRates, type(optimizer)), {})
+    optimizer.multipliers = multipliers
+    return optimizer
 
 
 def _optimizer(settings: Any, total_steps: int) -> Any:
