@@ -70,7 +70,8 @@ def main() -> None:
     print(f"\n## keras_hub on each backend ({started:%Y-%m-%d})\n")
     print(f"`dvc repro` of {args.rows:,} real reviews, MiniLM (model.safetensors), max_length 128, "
           f"{args.epochs} epochs, batch 16, AdamW 5e-5, train.seed 13; {machine_line()}. "
-          f"Command: `python -m bench.backends_bench --rows {args.rows} --backends {' '.join(args.backends)}`\n")
+          f"Command: `python -m bench.backends_bench --rows {args.rows} --epochs {args.epochs} --backends "
+          f"{' '.join(args.backends)}`\n")
     print(markdown_table(["backend", "test reviews", "accuracy", "ROC AUC", "loss", "dvc repro minutes"], rows))
     print(f"\nOne standard error of an accuracy near {accuracy:.2f} on {examples} reviews is "
           f"{100 * (accuracy * (1 - accuracy) / examples) ** 0.5:.2f} points.")
