@@ -18,9 +18,11 @@ for `--modes` windows (stride `--stride`, a share of the window, as evaluate.win
 Forward passes = sequences scored (a window is one). Passes/s of a path = its sequences / its wall seconds; its
 share of the bare forward's passes/s is the overhead measure (goal: at least 0.9). Reviews/s of predict against
 `before #19` is the speed-up (goal: at least 1.4x with windows at 128). Each figure is the median of `--repeats`
-timed runs after one untimed warm-up run of every path on a few reviews. float32: bf16 inference is not switched on
-(src/imdb_bert/scoring.py `score_reviews` is the one place it would go). Prints a Markdown table; `--json` also
-writes the figures.
+timed runs after one untimed warm-up run of every path on a few reviews. `--precisions float32 bf16` measures
+every path in both (bf16 as `evaluate.bf16_scoring` runs it: where native, kept after its check against float32)
+and adds a table of bf16 against float32: predict's speed-up, the check's figures, and how much the reviews'
+scores and verdicts differ; `--model` scores with a trained model directory instead of the fresh head. Prints
+Markdown tables; `--json` also writes the figures.
 """
 
 from __future__ import annotations
@@ -141,19 +143,22 @@ def before_issue_19(predictor, texts: list[str]) -> None:
             settings["model_input_names"], predictor.batch_size)
 
 
-def measure(work: Path, texts: list[str], max_length: int, mode: str, args: argparse.Namespace) -> list[dict]:
+def measure(work: Path, texts: list[str], max_length: int, mode: str, args: argparse.Namespace,
+            precision: str = "float32") -> list[dict]:
     from imdb_bert.commands.predict import Predictor
     from imdb_bert.decisions import Decision
     from imdb_bert.scoring import score_reviews
     from imdb_bert.tokens import num_special_tokens
 
-    predictor = Predictor(model_directory(work, max_length), args.batch_size)
+    predictor = Predictor(args.model or model_directory(work, max_length), args.batch_size)
+    predictor.model.score_in_bf16(precision == "bf16")  # checked against float32 on the first call's rows
     stride = max(1, round((max_length - num_special_tokens(predictor.tokenizer)) * args.stride))
     predictor.decision = Decision(labels=LABELS, long_reviews=mode, window_stride=stride)
     rows, ids, truncated = scored_rows(predictor, texts, mode)
     names = predictor.settings["model_input_names"]
+    scored = {}  # predict's probabilities, to compare the precisions
     paths = {"bare forward": bare_forward(predictor, rows, args.batch_size),
-             "predict": lambda: predictor.probabilities(texts),
+             "predict": lambda: scored.update(probabilities=predictor.probabilities(texts)),
              "evaluate scoring": lambda: score_reviews(predictor.model, predictor.tokenizer, ids, truncated,
                                                        max_length, stride, names, args.batch_size, (mode,))}
     if mode == "windows":
@@ -161,12 +166,14 @@ def measure(work: Path, texts: list[str], max_length: int, mode: str, args: argp
     sequences = {name: len(rows.lengths) for name in paths}
     if mode == "windows":
         sequences["before #19"] = len(rows.lengths) + sum(len(review) + 2 > max_length for review in ids)
-    predictor.probabilities(texts[:8])  # traces predict's function (evaluate's is the same)
+    predictor.probabilities(texts[:32])  # traces predict's function (evaluate's is the same); bf16's check
     paths["bare forward"]()  # traces the bare forward
     results = []
     for name, function in paths.items():
         seconds = median_seconds(function, args.repeats)
         results.append({"max_length": max_length, "mode": mode, "path": name, "reviews": len(texts),
+                        "precision": predictor.model.scoring["precision"], "check": predictor.model.scoring,
+                        "probabilities": scored.get("probabilities") if name == "predict" else None,
                         "sequences": sequences[name], "seconds": seconds,
                         "passes_per_s": sequences[name] / seconds, "reviews_per_s": len(texts) / seconds})
         print(f"{datetime.datetime.now():%H:%M:%S} {max_length} {mode} {name}: {seconds:.1f} s", file=sys.stderr,
@@ -190,28 +197,55 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/predict-throughput-bench"))
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--precisions", nargs="+", default=["float32"], choices=["float32", "bf16"],
+                        help="bf16: evaluate.bf16_scoring's path (bf16 where native and checked against float32)")
+    parser.add_argument("--model", type=Path, help="a trained model directory to score with (its own max_length); "
+                                                   "default: the MiniLM with a fresh head")
     args = parser.parse_args()
     require(SHARED_CSV, SHARED_MINILM)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     started = datetime.datetime.now(datetime.UTC)
     load = os.getloadavg()[0]
     texts = sample_reviews(args.reviews, args.seed)
-    results = [row for max_length in args.max_lengths for mode in args.modes
-               for row in measure(args.workdir, texts, max_length, mode, args)]
+    results = [row for max_length in args.max_lengths for mode in args.modes for precision in args.precisions
+               for row in measure(args.workdir, texts, max_length, mode, args, precision)]
     print(f"\n## Scoring throughput ({started:%Y-%m-%d}; {machine_line()}; load {load:.1f} at start)\n")
     print(f"MiniLM-L6-H384 ({SHARED_MINILM.name}, fresh head), {args.reviews:,} real reviews, batch {args.batch_size}, "
-          f"window stride {args.stride:g}, float32, median of {args.repeats}. Command: `python -m "
-          f"bench.predict_throughput --reviews {args.reviews} --max-lengths "
-          f"{' '.join(map(str, args.max_lengths))} --repeats {args.repeats}`\n")
-    print(markdown_table(["max_length", "long reviews", "path", "forward passes", "s", "passes/s",
+          f"window stride {args.stride:g}, {' and '.join(args.precisions)}, median of {args.repeats}. Command: "
+          f"`python -m bench.predict_throughput --reviews {args.reviews} --max-lengths "
+          f"{' '.join(map(str, args.max_lengths))} --repeats {args.repeats} --precisions {' '.join(args.precisions)}"
+          f"{f' --model {args.model}' if args.model else ''}`\n")
+    print(markdown_table(["max_length", "long reviews", "path", "precision", "forward passes", "s", "passes/s",
                           "share of bare", "reviews/s", "vs before #19"],
-                         [[row["max_length"], row["mode"], row["path"], f"{row['sequences']:,}",
+                         [[row["max_length"], row["mode"], row["path"], row["precision"], f"{row['sequences']:,}",
                            f"{row['seconds']:.1f}", f"{row['passes_per_s']:.1f}", f"{row['share_of_bare']:.2f}",
                            f"{row['reviews_per_s']:.1f}",
                            "" if row["speedup_over_before"] is None else f"{row['speedup_over_before']:.2f}x"]
                           for row in results]))
+    if len(args.precisions) > 1:
+        print_precision_comparison(results)
+    for row in results:
+        row.pop("probabilities")
     if args.json:
         args.json.write_text(json.dumps({"date": f"{started:%Y-%m-%d}", "load": load, "results": results}, indent=2))
+
+
+def print_precision_comparison(results: list[dict]) -> None:
+    """bf16 against float32 for each max_length and mode: predict's speed-up, and how its review scores differ."""
+    import numpy as np
+
+    rows = []
+    for bf16 in (row for row in results if row["path"] == "predict" and row["precision"] != "float32"):
+        float32 = next(row for row in results if row["path"] == "predict" and row["precision"] == "float32"
+                       and (row["max_length"], row["mode"]) == (bf16["max_length"], bf16["mode"]))
+        odds = [np.log(row["probabilities"][:, 1]) - np.log(row["probabilities"][:, 0]) for row in (float32, bf16)]
+        rows.append([bf16["max_length"], bf16["mode"], f"{bf16['reviews_per_s'] / float32['reviews_per_s']:.2f}x",
+                     f"{bf16['check']['max_logit_difference']:.4f}", f"{np.abs(odds[0] - odds[1]).max():.4f}",
+                     f"{np.abs(odds[0]).max():.2f}",
+                     f"{(float32['probabilities'].argmax(1) == bf16['probabilities'].argmax(1)).mean():.4f}"])
+    print("\n" + markdown_table(["max_length", "long reviews", "predict bf16 / float32", "check: max logit difference",
+                                 "max log-odds difference, all reviews", "max float32 |log-odds|",
+                                 "arg-max agreement"], rows))
 
 
 if __name__ == "__main__":
