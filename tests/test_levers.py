@@ -3,6 +3,7 @@ scoring with its check against float32."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -241,7 +242,30 @@ def test_the_running_mean_resumes_after_an_interruption(tmp_path):
     run_epochs(resumed, model, range(2, 3), 4)
     assert resumed.count == whole.count
     np.testing.assert_array_equal(resumed.mean[0], whole.mean[0])
-    assert [path.name for path in (tmp_path / "resumed").iterdir()] == ["average-after-epoch-3.npz"]
+    assert sorted(path.name for path in (tmp_path / "resumed").iterdir()) == ["average-after-epoch-2.npz",
+                                                                              "average-after-epoch-3.npz"]
+
+
+def test_a_killed_run_with_weight_averaging_resumes_to_the_same_model(tmp_path):
+    from conftest import copy_project, demo_params, run, stage, stage_command
+    from test_resume import kill_when, start
+
+    params = demo_params(tokenize={"chunk_size": 8},
+                         train={"epochs": 2, "batch_size": 4, "deterministic": True, "average_last": 1.0})
+    projects = {}
+    for name in ("uninterrupted", "killed"):
+        projects[name] = copy_project(tmp_path / name, params, git=False)
+        for script in ("split", "tokenize"):
+            run(stage_command(script), projects[name])
+    run(stage_command("train"), projects["uninterrupted"])
+    training = start("train", projects["killed"])
+    kill_when(training, projects["killed"] / "models/.train_state/last_epoch/progress.json")  # after epoch 1
+    assert (projects["killed"] / "models/.train_state/average-after-epoch-1.npz").is_file()
+    result = stage("train", projects["killed"], check=True)
+    assert "resuming after epoch 1" in result.stdout + result.stderr
+    metrics = [json.loads((project / "metrics/train/metrics.json").read_text()) for project in projects.values()]
+    assert metrics[0] == metrics[1]
+    assert 0 < metrics[0]["weight_averaging"]["snapshots"] <= 20  # from both epochs
 
 
 def validation_source(count: int = 24):

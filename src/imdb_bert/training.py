@@ -152,8 +152,9 @@ def snapshot_steps(total_steps: int, share: float, snapshots: int = AVERAGE_SNAP
 def weight_averaging(callback_base: type, share: float, steps_per_epoch: int, epochs: int,
                      state_dir: Path) -> Any | None:
     """A callback keeping the uniform mean of the weights at `snapshot_steps` (a running mean, one copy of the
-    weights), saved with each epoch into `state_dir` so a resumed run continues the same mean; None when `share`
-    is 0. After `fit`, `decide` keeps the mean only where validation supports it."""
+    weights), saved with each epoch into `state_dir` so a resumed run continues the same mean (put it before the
+    resume callback); None when `share` is 0. After `fit`, `decide` keeps the mean only where validation supports
+    it."""
     if share <= 0:
         return None
     steps = set(snapshot_steps(steps_per_epoch * epochs, share))
@@ -187,8 +188,11 @@ def weight_averaging(callback_base: type, share: float, steps_per_epoch: int, ep
                 return
             with atomic_path(state_dir / AVERAGE_FILE.format(epoch + 1)) as partial, partial.open("wb") as file:
                 np.savez(file, *self.mean, count=np.int64(self.count))
+            # This runs before the resume callback saves the epoch: a run killed in between resumes after the
+            # previous epoch, so that epoch's mean is kept too.
+            kept = {AVERAGE_FILE.format(epoch + 1), AVERAGE_FILE.format(epoch)}
             for old in state_dir.glob(AVERAGE_FILE.format("*")):
-                if old.name != AVERAGE_FILE.format(epoch + 1):
+                if old.name not in kept:
                     old.unlink()
 
         def decide(self, library: Any, model: Any, validation: Any | None) -> dict:

@@ -100,7 +100,7 @@ def main() -> None:
     progress = None if interactive else progress_logger(library.callback_base(), len(sources["train"]), global_batch)
     averaging = weight_averaging(library.callback_base(), settings.average_last, len(sources["train"]), settings.epochs,
                                  STATE_DIR if chief else scratch / "train_state")  # its running mean resumes too
-    callbacks = [callback for callback in (best, library.live_callback(live), resumable, speed, progress, averaging)
+    callbacks = [callback for callback in (best, library.live_callback(live), averaging, resumable, speed, progress)
                  if callback is not None]
     log.info("training on %d reviews in %d batches for %d epochs", len(sources["train"].split.labels),
              len(sources["train"]), settings.epochs)
