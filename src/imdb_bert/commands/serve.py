@@ -47,6 +47,16 @@ class Limits:
     shutdown_timeout_s: float = 60.0  # on SIGTERM, the longest wait for accepted requests
 
 
+LIMIT_HELP = {"max_instances": "most reviews in one request (more: 413)",
+              "max_chars": "most characters in one review (more: 413)",
+              "max_body_bytes": "most bytes in one request body (more: 413)",
+              "max_batch": "most reviews scored in one model call",
+              "max_wait_ms": "longest wait of the oldest request for others to join its model call",
+              "max_queue": "most reviews waiting; beyond it, 503 with Retry-After",
+              "batch_size": "rows (windows included) per forward pass inside one model call",
+              "shutdown_timeout_s": "on SIGTERM, the longest wait for the requests already accepted"}
+
+
 class ApiError(Exception):
     def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -222,9 +232,8 @@ def parse_args() -> argparse.Namespace:
                                                             "only; 0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=8080)
     for field_name, value in asdict(defaults).items():
-        kind = type(value)
-        parser.add_argument(f"--{field_name.replace('_', '-')}", type=kind, default=value,
-                            help=f"(default: {value})")
+        parser.add_argument(f"--{field_name.replace('_', '-')}", type=type(value), default=value,
+                            help=f"{LIMIT_HELP[field_name]} (default: {value})")
     return parser.parse_args()
 
 
