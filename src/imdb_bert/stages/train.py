@@ -15,12 +15,13 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from imdb_bert.batches import BatchSource, TrainingWindows
 from imdb_bert.errors import run_stage
 from imdb_bert.files import atomic_path, require_inputs, write_json
 from imdb_bert.models import get_library, save_trained
-from imdb_bert.params import load_params
+from imdb_bert.params import Params, TrainParams, load_params
 from imdb_bert.tokenizer import load_tokenizer
 from imdb_bert.tokens import TOKENIZATION_FILE, TOKENS_DIR, load_meta, load_split
 from imdb_bert.training import check_levers, class_weights, cpu_speed_check, progress_logger, weight_averaging
@@ -30,34 +31,25 @@ LIVE_DIR = "metrics/train"
 log = logging.getLogger("train")
 
 
-def main() -> None:
-    require_inputs(*((TOKENS_DIR / name, "tokenize") for name in ("meta.json", "train", "validation")))
-    from dvclive import Live
-
-    from imdb_bert.models.distribute import is_chief
-    from imdb_bert.resume import STATE_DIR, fingerprint, resumable_training
-    from imdb_bert.training import system_monitoring
-
-    params = load_params()
-    model_settings, settings = params.model, params.train
-    check_levers(settings)
-    library = get_library(model_settings.library)
-    # First: a multi-worker strategy needs a fresh runtime.
+def start_runtime(library, settings: TrainParams) -> tuple[Any, int, bool, Any]:
+    """The distribution scope, its replicas, whether it spans workers, and the runtime (devices, precision, XLA),
+    logged. A multi-worker strategy needs a fresh runtime, so the strategy comes first."""
     scope, replicas, multi_worker = library.distribution(settings.strategy, settings.tpu_address)
     runtime = library.configure(settings)
     if settings.jit_compile and not runtime.accelerated:
         log.info("train.jit_compile is ignored: no GPU or TPU is in use")
-    global_batch = settings.batch_size * replicas
     log.info("model.library %s on %s: %s, precision %s (%s), XLA %s", library.name, runtime.backend,
              ", ".join(runtime.devices) or "CPU only", runtime.precision, runtime.precision_reason,
              "on" if runtime.jit_compile else "off")
     log.info("train.strategy %s with %d replica(s): global batch %d = %d per replica x %d", settings.strategy,
-             replicas, global_batch, settings.batch_size, replicas)
-    chief = is_chief()
-    scratch = None if chief else Path(tempfile.mkdtemp(prefix="train-worker-"))  # non-chief outputs, removed
+             replicas, settings.batch_size * replicas, settings.batch_size, replicas)
+    return scope, replicas, multi_worker, runtime
 
-    meta = load_meta()
-    # A compiler specialises on every batch shape: with XLA, widths are bucketed coarsely.
+
+def batch_sources(params: Params, meta: dict, global_batch: int, runtime: Any) -> dict[str, BatchSource]:
+    """The train and validation batch sources: train shuffled per epoch (and windowed when asked), validation in
+    length order; with XLA, widths bucketed coarsely, since a compiler specialises on every batch shape."""
+    settings = params.train
     multiple = max(settings.pad_to_multiple_of, settings.compiled_width_multiple) if runtime.jit_compile \
         else settings.pad_to_multiple_of
     windows = None
@@ -76,6 +68,37 @@ def main() -> None:
         shapes = set.union(*(source.batch_shapes() for source in sources.values()))
         log.info("XLA compiles %d batch shapes (widths %s, multiples of %d)", len(shapes),
                  ", ".join(map(str, sorted({width for _, width in shapes}))), multiple)
+    return sources
+
+
+def save_model(library, model: Any, out: Path, checkpoint: str, meta: dict) -> None:
+    """The library's weights and config, model.json, the tokenizer and tokenization.json (how to tokenize)."""
+    save_trained(library, model, out, meta["labels"])
+    load_tokenizer(checkpoint).save_pretrained(out)
+    used = ("max_length", "truncation", "model_input_names", "strip_html")
+    write_json(out / TOKENIZATION_FILE, {key: meta[key] for key in used})
+
+
+def main() -> None:
+    require_inputs(*((TOKENS_DIR / name, "tokenize") for name in ("meta.json", "train", "validation")))
+    from dvclive import Live
+
+    from imdb_bert.models.distribute import is_chief
+    from imdb_bert.resume import STATE_DIR, fingerprint, resumable_training
+    from imdb_bert.training import system_monitoring
+
+    params = load_params()
+    model_settings, settings = params.model, params.train
+    check_levers(settings)
+    library = get_library(model_settings.library)
+    scope, replicas, multi_worker, runtime = start_runtime(library, settings)
+    global_batch = settings.batch_size * replicas
+    chief = is_chief()
+    scratch = None if chief else Path(tempfile.mkdtemp(prefix="train-worker-"))  # non-chief outputs, removed
+    state_dir = STATE_DIR if chief else scratch / "train_state"
+
+    meta = load_meta()
+    sources = batch_sources(params, meta, global_batch, runtime)
     with scope:
         model = library.build(model_settings.checkpoint, meta["labels"], model_settings.init)
         library.compile(model, settings, len(sources["train"]) * settings.epochs, runtime.jit_compile)
@@ -85,8 +108,8 @@ def main() -> None:
         best = library.early_stopping(settings.early_stopping_patience or settings.epochs, settings.keep_best)
     live_dir = Path(LIVE_DIR) if chief else scratch / "live"
     resumable = resumable_training(library, fingerprint(model_settings, settings, meta, replicas,
-                                                        params.evaluate.window_stride), best,
-                                   STATE_DIR if chief else scratch / "train_state", curves=live_dir)
+                                                        params.evaluate.window_stride), best, state_dir,
+                                   curves=live_dir)
     # Workers other than the chief keep no state, so a multi-worker run starts over rather than resume.
     initial_epoch = resumable.restore(model, allowed=not multi_worker)
     # The data order of an epoch, and its windows, depend only on the seed and the epoch's number.
@@ -99,7 +122,7 @@ def main() -> None:
     interactive = sys.stdout.isatty()  # a terminal gets Keras' progress bar; anything else, a line a minute
     progress = None if interactive else progress_logger(library.callback_base(), len(sources["train"]), global_batch)
     averaging = weight_averaging(library.callback_base(), settings.average_last, len(sources["train"]), settings.epochs,
-                                 STATE_DIR if chief else scratch / "train_state")  # its running mean resumes too
+                                 state_dir)  # its running mean resumes too
     callbacks = [callback for callback in (best, library.live_callback(live), averaging, resumable, speed, progress)
                  if callback is not None]
     log.info("training on %d reviews in %d batches for %d epochs", len(sources["train"].split.labels),
@@ -118,10 +141,7 @@ def main() -> None:
         live.make_summary()
 
     with atomic_path(MODEL_DIR if chief else scratch / "model") as out:  # every worker saves; the chief's is kept
-        save_trained(library, model, out, meta["labels"])
-        load_tokenizer(model_settings.checkpoint).save_pretrained(out)
-        used = ("max_length", "truncation", "model_input_names", "strip_html")
-        write_json(out / TOKENIZATION_FILE, {key: meta[key] for key in used})
+        save_model(library, model, out, model_settings.checkpoint, meta)
     if scratch is not None:
         shutil.rmtree(scratch)
     log.info("saved %s", MODEL_DIR if chief else "nothing (not the chief)")
