@@ -15,8 +15,9 @@ FIRST = {"split": "IMDB Dataset.csv", "tokenize": "dvc repro split", "train": "d
 
 
 def script(name: str, cwd) -> object:
-    arguments = ["A wonderful film."] if name == "predict" else []
-    return run([*stage_command(name), *arguments], cwd, check=False)
+    command = [sys.executable, "-m", "imdb_bert.commands.predict", "A wonderful film."] if name == "predict" \
+        else stage_command(name)
+    return run(command, cwd, check=False)
 
 
 def one_error_line(result) -> str:
@@ -50,7 +51,7 @@ def test_preflight_says_where_to_get_the_kaggle_csv_and_make_repro_runs_it_first
     line = one_error_line(run([sys.executable, "-m", "imdb_bert.commands.preflight"], empty_clone, check=False))
     assert "kaggle.com" in line and "data/raw/IMDB Dataset.csv" in line
     recipe = re.search(r"^repro:.*\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M).group(1)
-    assert recipe.index("-m", "imdb_bert.commands.preflight") < recipe.index("dvc repro")
+    assert recipe.index("imdb-preflight") < recipe.index("dvc repro")
 
 
 def test_preflight_passes_when_the_csv_is_there(tmp_path):

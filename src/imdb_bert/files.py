@@ -50,9 +50,14 @@ def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
+def missing_input(path: str | Path, stage: str, why: str = "not found") -> PipelineError:
+    """The one error for an input that an earlier stage makes: what is wrong with it and which stage to run."""
+    return PipelineError(f"{path}: {why}; run `dvc repro {stage}` first")
+
+
 def require_inputs(*inputs: tuple[str | Path, str]) -> None:
     """Stop with one line when an input is missing, naming the stage that makes it (checked in pipeline order),
     so a stage run out of order says what to run first instead of failing deep inside."""
     for path, stage in inputs:
         if not Path(path).exists():
-            raise PipelineError(f"{path}: not found; run `dvc repro {stage}` first")
+            raise missing_input(path, stage)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from imdb_bert.errors import PipelineError
-from imdb_bert.files import read_json
+from imdb_bert.files import missing_input, read_json
 
 if TYPE_CHECKING:
     from imdb_bert.params import EvaluateParams
@@ -122,7 +122,7 @@ class TokenizedSplit:
 def load_split(name: str, tokens_dir: Path = TOKENS_DIR) -> TokenizedSplit:
     folder = tokens_dir / name
     if not folder.is_dir():
-        raise PipelineError(f"{folder}: not found; run `dvc repro tokenize` first")
+        raise missing_input(folder, "tokenize")
     arrays = {key: np.load(folder / f"{key}.npy", mmap_mode="r") for key in ("input_ids", "lengths", "labels")}
     return TokenizedSplit(**arrays)
 
@@ -148,5 +148,5 @@ def load_content(name: str, tokens_dir: Path = TOKENS_DIR) -> ContentIds:
 
 def load_meta(tokens_dir: Path = TOKENS_DIR) -> dict:
     if not (tokens_dir / "meta.json").is_file():
-        raise PipelineError(f"{tokens_dir / 'meta.json'}: not found; run `dvc repro tokenize` first")
+        raise missing_input(tokens_dir / "meta.json", "tokenize")
     return read_json(tokens_dir / "meta.json")

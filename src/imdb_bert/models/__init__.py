@@ -22,7 +22,7 @@ import numpy as np
 
 from imdb_bert.batches import BatchSource
 from imdb_bert.errors import PipelineError
-from imdb_bert.files import read_json, write_json
+from imdb_bert.files import missing_input, read_json, write_json
 
 log = logging.getLogger("models")
 LIBRARIES = {"transformers": "imdb_bert.models.transformers_tf",
@@ -245,10 +245,9 @@ def load_trained(model_dir: str | Path, labels: list[str]) -> Classifier:
     """The fine-tuned model saved by `train`, checked against the data's labels."""
     model_dir = Path(model_dir)
     if not model_dir.exists():
-        raise PipelineError(f"{model_dir}: not found; run `dvc repro train` first")
+        raise missing_input(model_dir, "train")
     if not ((model_dir / MODEL_FILE).is_file() or (model_dir / "config.json").is_file()):
-        raise PipelineError(f"{model_dir}: not a trained model directory (no {MODEL_FILE}); "
-                            f"run `dvc repro train` first")
+        raise missing_input(model_dir, "train", f"not a trained model directory (no {MODEL_FILE})")
     info = trained_info(model_dir)
     if info["labels"] != labels:
         raise PipelineError(f"{model_dir}: the model's labels {info['labels']} differ from the data's {labels} "

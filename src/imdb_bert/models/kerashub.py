@@ -19,7 +19,7 @@ import numpy as np
 
 from imdb_bert.batches import BatchSource
 from imdb_bert.errors import PipelineError
-from imdb_bert.files import read_json, write_json
+from imdb_bert.files import missing_input, read_json, write_json
 from imdb_bert.models import ModelLibrary, Runtime
 from imdb_bert.models.checkpoint import cannot_read_safetensors, refuse_weights, weights_in
 from imdb_bert.tokenizer import cannot_load
@@ -202,7 +202,7 @@ class KerasHubLibrary(ModelLibrary):
 
     def load(self, model_dir: Path, policy: str = "float32") -> Any:
         if not (model_dir / WEIGHTS_FILE).is_file():
-            raise PipelineError(f"{model_dir}: no {WEIGHTS_FILE}; run `dvc repro train` first")
+            raise missing_input(model_dir, "train", f"no {WEIGHTS_FILE}")
         config = read_json(model_dir / CONFIG_FILE)
         model = keras.saving.deserialize_keras_object(config if policy == "float32" else _policies(config, policy))
         keras.saving.load_weights(model, model_dir / WEIGHTS_FILE, objects_to_skip=[model.optimizer])

@@ -18,6 +18,7 @@ import tensorflow as tf
 
 from imdb_bert.batches import BatchSource
 from imdb_bert.errors import PipelineError
+from imdb_bert.files import missing_input
 from imdb_bert.models import ModelLibrary, Runtime
 from imdb_bert.models.checkpoint import TF_WEIGHTS, cannot_read_safetensors, refuse_weights, weights_in
 from imdb_bert.tokenizer import cannot_load
@@ -174,7 +175,7 @@ class TransformersLibrary(ModelLibrary):
         from transformers.utils import logging as transformers_logging
 
         if not (model_dir / TF_WEIGHTS).is_file():
-            raise PipelineError(f"{model_dir}: no {TF_WEIGHTS}; run `dvc repro train` first")
+            raise missing_input(model_dir, "train", f"no {TF_WEIGHTS}")
         level = transformers_logging.get_verbosity()
         transformers_logging.set_verbosity_error()  # our own trained model: "all layers were used" is no news
         previous = tf.keras.mixed_precision.global_policy()

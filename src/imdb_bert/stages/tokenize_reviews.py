@@ -23,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from imdb_bert.errors import PipelineError, run_stage
-from imdb_bert.files import atomic_path, read_json, require_inputs, write_json
+from imdb_bert.files import atomic_path, missing_input, read_json, require_inputs, write_json
 from imdb_bert.params import TokenizeParams, load_params
 from imdb_bert.tokenizer import load_tokenize_tokenizer, tokenizer_name
 from imdb_bert.tokens import (
@@ -102,7 +102,7 @@ def _chunks(path: Path, chunk_size: int) -> Iterator[tuple[list[str], np.ndarray
     The standard csv module, not pandas: importing pandas is about 5% of this stage's run on 10,000 reviews.
     """
     if not path.is_file():
-        raise PipelineError(f"{path}: not found; run `dvc repro split` first")
+        raise missing_input(path, "split")
     csv.field_size_limit(2**31 - 1)  # pandas has no limit on a review's length; csv's default is 131,072
     with path.open(newline="", encoding="utf-8") as file:
         reader = csv.reader(file)
