@@ -56,7 +56,7 @@ def test_the_stride_is_a_share_of_the_window_in_tokens():
 
     def settings(stride: float) -> EvaluateParams:
         return EvaluateParams(batch_size=8, misclassified=0, calibrate=False, threshold=None, long_reviews="windows",
-                              window_stride=stride)
+                              window_stride=stride, bootstrap_resamples=0, bootstrap_seed=13, bf16_scoring=False)
 
     assert stride_tokens(settings(0.5), 510) == 255 and stride_tokens(settings(1.0), 126) == 126
     assert stride_tokens(settings(0.001), 126) == 1
