@@ -8,6 +8,7 @@ import http.client
 import json
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -56,6 +57,41 @@ def call(port: int, method: str, path: str, body: bytes | str | None = None, tim
 
 def predict(port: int, instances: list, name: str = "imdb") -> Reply:
     return call(port, "POST", f"/v1/models/{name}:predict", json.dumps({"instances": instances}))
+
+
+def test_the_batcher_groups_waiting_requests_bounds_its_queue_and_drains_on_close():
+    """DynamicBatcher alone, with a scorer that blocks until released: deterministic, no model, no HTTP."""
+    import asyncio
+
+    from imdb_bert.batcher import DynamicBatcher, QueueFull
+
+    calls: list[list[str]] = []
+    release = threading.Event()
+
+    def score(texts: list[str]) -> np.ndarray:
+        calls.append(texts)
+        release.wait(10)
+        return np.array([[len(text), 0.0] for text in texts])
+
+    async def scenario() -> tuple[list, list]:
+        batcher = DynamicBatcher(score, max_batch=4, max_wait_ms=1, max_queue=6)
+        batcher.start()
+        first = batcher.submit(["a"])
+        while not calls:  # the worker is in its first call, blocked
+            await asyncio.sleep(0.01)
+        waiting = [batcher.submit(["bb", "ccc"]), batcher.submit(["dddd"]), batcher.submit(["e", "f", "g"])]
+        with pytest.raises(QueueFull):  # 6 reviews wait: one more is refused at once
+            batcher.submit(["h"])
+        gone = batcher.submit([])  # a request whose client leaves: cancelled, never scored
+        gone.cancel()
+        release.set()
+        results = [await future for future in [first, *waiting]]
+        await asyncio.to_thread(batcher.close)
+        return results, calls
+
+    results, calls = asyncio.run(scenario())
+    assert calls == [["a"], ["bb", "ccc", "dddd"], ["e", "f", "g"]]  # grouped, up to max_batch, in arrival order
+    assert [row[:, 0].tolist() for row in results] == [[1], [2, 3], [4], [1, 1, 1]]  # each request its own rows
 
 
 def start_server(project: Path, port: int) -> Server:
@@ -175,6 +211,24 @@ def test_a_full_queue_answers_503_with_retry_after(server):
     refused = [reply for reply in replies if reply.status == 503]
     assert all(int(reply.headers["retry-after"]) >= 1 and "queue is full" in reply.json()["error"]
                for reply in refused)
+
+
+def test_a_client_that_leaves_before_its_answer_is_dropped_and_harms_nothing(server):
+    def stats() -> dict:
+        return call(server.port, "GET", "/v1/models/imdb/metadata").json()["stats"]
+
+    before, deadline = stats(), time.monotonic() + 120
+    body = json.dumps({"instances": ["A long evening. " * 1200] * 8}).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"POST /v1/models/imdb:predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        while stats()["accepted"] == before["accepted"]:  # until the server has taken it
+            assert time.monotonic() < deadline, "the request never reached the queue"
+            time.sleep(0.05)
+    while stats()["abandoned"] == before["abandoned"]:
+        assert time.monotonic() < deadline, "the abandoned request was never noticed"
+        time.sleep(0.2)
+    assert predict(server.port, ["Still serving."]).status == 200
 
 
 def test_sigterm_mid_load_answers_every_accepted_request_and_exits_0(project):

@@ -104,7 +104,8 @@ class DynamicBatcher:
 
     def _take(self) -> list[Pending] | None:
         """The next batch: requests in arrival order up to max_batch reviews (one request may exceed it alone),
-        after waiting for more until the oldest has waited max_wait. None once closed and drained."""
+        after waiting for more until the oldest has waited max_wait, without those whose client went away (maybe
+        none). None once closed and drained."""
         with self._condition:
             while not self._pending:
                 if self._closed:
@@ -118,13 +119,17 @@ class DynamicBatcher:
                 self._condition.wait(remaining)
             batch, size = [], 0
             while self._pending and (not batch or size + len(self._pending[0].texts) <= self.max_batch):
-                batch.append(self._pending.popleft())
-                size += len(batch[-1].texts)
-            self._waiting -= size
+                pending = self._pending.popleft()
+                self._waiting -= len(pending.texts)
+                if not pending.future.cancelled():  # cancelled: its client went away; not worth a forward pass
+                    batch.append(pending)
+                    size += len(pending.texts)
             return batch
 
     def _run(self) -> None:
         while (batch := self._take()) is not None:
+            if not batch:
+                continue
             texts = [text for pending in batch for text in pending.texts]
             started = time.perf_counter()
             try:

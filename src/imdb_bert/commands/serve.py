@@ -20,6 +20,7 @@ from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
@@ -100,17 +101,40 @@ def parse_instances(body: bytes, limits: Limits) -> list[str]:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes `limit` bytes."""
+    """The request body; over `limit` bytes, a 413. The rest of an oversized body is read and dropped (up to 8x the
+    limit), so the client gets the 413 instead of a connection reset while it is still sending."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isdigit() and int(declared) > 8 * limit:
         raise ApiError(413, f"the body has {int(declared):,} bytes, over the limit of {limit:,}")
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"the body passes the limit of {limit:,} bytes")
-        chunks.append(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+        elif size > 8 * limit:
+            break
+    if size > limit:
+        raise ApiError(413, f"the body has {int(declared) if declared.isdigit() else size:,} bytes, over the limit "
+                            f"of {limit:,}")
     return b"".join(chunks)
+
+
+async def unless_client_leaves(request: Request, scoring: asyncio.Future) -> np.ndarray | None:
+    """The scoring's result, or None (and the scoring cancelled) if the client disconnects first."""
+
+    async def disconnected() -> None:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+
+    watcher = asyncio.ensure_future(disconnected())
+    try:
+        await asyncio.wait({scoring, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not scoring.done():
+        scoring.cancel()
+        return None
+    return scoring.result()
 
 
 @dataclass
@@ -122,6 +146,7 @@ class ServerState:
     draining: bool = False
     accepted: int = 0  # predict requests the batcher took
     answered: int = 0  # of those, answered with predictions
+    abandoned: int = 0  # of those, given up by their client before the answer (a client timeout)
 
     def metadata(self) -> dict:
         decision = asdict(self.trained.decision)
@@ -146,8 +171,9 @@ def create_app(predictor: Predictor, state: ServerState) -> FastAPI:
         batcher.start()
         yield
         await asyncio.to_thread(batcher.close)  # every accepted request is answered before the worker stops
-        log.info("served %d reviews in %d model calls (largest %d); accepted %d predict requests, answered %d",
-                 batcher.stats.reviews, batcher.stats.batches, batcher.stats.largest, state.accepted, state.answered)
+        log.info("served %d reviews in %d model calls (largest %d); accepted %d predict requests, answered %d, "
+                 "%d abandoned by their clients", batcher.stats.reviews, batcher.stats.batches, batcher.stats.largest,
+                 state.accepted, state.answered, state.abandoned)
 
     app = FastAPI(title="imdb-serve", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None)
     app.state.batcher = batcher
@@ -190,7 +216,10 @@ def create_app(predictor: Predictor, state: ServerState) -> FastAPI:
         except Closed:
             raise ApiError(503, "the server is shutting down", {"Retry-After": "1"}) from None
         state.accepted += 1
-        probabilities = await scoring
+        probabilities = await unless_client_leaves(request, scoring)
+        if probabilities is None:  # nobody to answer; its reviews are dropped unless their model call started
+            state.abandoned += 1
+            raise ApiError(499, "the client closed the connection before its answer")
         state.answered += 1
         best = decision.predict(probabilities)
         return {"predictions": [{"label": labels[index],
@@ -205,7 +234,10 @@ def create_app(predictor: Predictor, state: ServerState) -> FastAPI:
     @app.get("/v1/models/{name}/metadata")
     async def metadata(name: str) -> dict:
         check_name(name)
-        return state.metadata()
+        stats = {"accepted": state.accepted, "answered": state.answered, "abandoned": state.abandoned,
+                 "waiting_reviews": batcher.waiting, "model_calls": batcher.stats.batches,
+                 "reviews_scored": batcher.stats.reviews}
+        return {**state.metadata(), "stats": stats}
 
     @app.get("/livez")
     async def live() -> dict:
