@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SHARED_CSV, SHARED_MINILM, copy_project, demo_params, requires_shared, run, stage_command
+from conftest import (
+    SHARED_CSV,
+    SHARED_MINILM,
+    built_once,
+    copy_built,
+    copy_project,
+    demo_params,
+    requires_shared,
+    run,
+    stage_command,
+)
 
 from imdb_bert.files import write_json
 from imdb_bert.tokens import TOKENIZATION_FILE, encode
@@ -15,11 +26,23 @@ from imdb_bert.tokens import TOKENIZATION_FILE, encode
 
 @pytest.fixture(scope="module", params=["transformers", "keras_hub"])
 def exported(tmp_path_factory, request) -> Path:
-    params = demo_params(model={"library": request.param}, train={"epochs": 2})
-    project = copy_project(tmp_path_factory.mktemp("export"), params, git=False)
-    for name in ("split", "tokenize", "train", "export"):
-        run(stage_command(name), project)
-    return project
+    """The demo trained with each library (2 epochs) and exported without a decision file (arg-max), built once
+    per session (conftest.built_once); for transformers, the session's trained demo (conftest.trained_demo)
+    exported again without its decision file."""
+    library = request.param
+
+    def build(folder: Path) -> None:
+        if library == "transformers":
+            request.getfixturevalue("trained_demo").copy(folder)
+            (folder / "models/decision.json").unlink()
+            run(stage_command("export"), folder)
+            return
+        copy_project(folder, demo_params(model={"library": library}, train={"epochs": 2}), git=False)
+        for name in ("split", "tokenize", "train", "export"):
+            run(stage_command(name), folder)
+
+    return copy_built(built_once(tmp_path_factory, f"exported-{library}", build),
+                      tmp_path_factory.mktemp(f"export-{library}"))
 
 
 def reviews(count: int) -> list[str]:
@@ -116,16 +139,12 @@ def saved_minilm(tmp_path_factory) -> Path:
 
 @requires_shared
 @pytest.mark.parametrize("truncation", ["head", "tail", "head_tail"])
-def test_in_graph_token_ids_equal_the_python_tokenizer_on_real_reviews(tmp_path, truncation):
-    from imdb_bert.models import get_library, save_trained
+def test_in_graph_token_ids_equal_the_python_tokenizer_on_real_reviews(saved_minilm, tmp_path, truncation):
     from imdb_bert.stages.export import build_serving_module
     from imdb_bert.tokenizer import load_tokenizer
 
     tokenizer = load_tokenizer(str(SHARED_MINILM))
-    library = get_library("transformers")
-    save_trained(library, library.build(str(SHARED_MINILM), ["negative", "positive"], "pretrained"), tmp_path,
-                 ["negative", "positive"])
-    tokenizer.save_pretrained(tmp_path)
+    shutil.copytree(saved_minilm, tmp_path, dirs_exist_ok=True)
     write_json(tmp_path / TOKENIZATION_FILE, {"max_length": 128, "truncation": truncation, "strip_html": False,
                                               "model_input_names": list(tokenizer.model_input_names)})
     texts = reviews(500)

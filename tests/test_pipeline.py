@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
 import sys
@@ -29,11 +27,10 @@ def set_param(project, group: str, key: str, value) -> None:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    project = copy_project(tmp_path_factory.mktemp("pipeline"), demo_params(train={"epochs": 2}))
-    result = dvc("repro", cwd=project)
-    assert stages_run(result.stdout) == STAGES, result.stdout
-    return project
+def project(tmp_path_factory, trained_demo):
+    """A copy of the session's trained demo (conftest.trained_demo: one `dvc repro`, 2 epochs)."""
+    assert stages_run(trained_demo.stdout) == STAGES, trained_demo.stdout
+    return trained_demo.copy(tmp_path_factory.mktemp("pipeline"))
 
 
 def test_repro_runs_all_stages_and_writes_every_output(project):
@@ -146,24 +143,6 @@ def test_a_tokenize_param_reruns_tokenize_and_what_follows_only(project):
     set_param(project, "tokenize", "max_length", 64)
     assert stages_run(dvc("repro", cwd=project).stdout) == {"tokenize", "train", "evaluate", "export"}
     assert json.loads((project / "data/tokens/meta.json").read_text())["max_length"] == 64
-
-
-def test_experiments_run_and_show(project):
-    dvc("exp", "run", "-S", "train.epochs=1", "-n", "one-epoch", cwd=project)
-    rows = list(csv.DictReader(io.StringIO(dvc("exp", "show", "--csv", cwd=project).stdout)))
-    experiment = next(row for row in rows if row["Experiment"] == "one-epoch")
-    assert experiment["train.epochs"] == "1"
-    assert 0 <= float(experiment["accuracy"]) <= 1 and experiment["eval.loss"]
-
-
-def test_the_model_is_a_dvc_artifact(project, tmp_path):
-    run(["git", "add", "-A"], project)
-    run(["git", "-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "-qm", "trained"], project)
-    # Register a version the model-registry way (a GTO tag), then fetch it as a user of the registry would.
-    run([sys.executable, "-m", "gto.cli", "register", "imdb-sentiment", "--version", "v0.1.0"], project)
-    out = tmp_path / "artifact"
-    dvc("artifacts", "get", str(project), "imdb-sentiment", "-o", str(out), cwd=tmp_path)
-    assert (out / "tf_model.h5").is_file() and (out / "tokenization.json").is_file()
 
 
 # The reference recipe, as params: what the README's "Reproduce the tutorial exactly" command must give.

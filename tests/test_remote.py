@@ -7,7 +7,9 @@ directory and S3 on a real S3-compatible server started here on 127.0.0.1 (seawe
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import os
 import re
@@ -21,7 +23,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import copy_project, demo_params, dvc, free_ports, run, subprocess_env
+from conftest import dvc, free_ports, run, subprocess_env
 
 STAGES = {"split", "tokenize", "train", "evaluate", "export"}
 CACHED = "Stage 'train' is cached - skipping run, checking out outputs"  # DVC's words (dvc/stage/cache.py)
@@ -113,15 +115,15 @@ def s3_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory):
-    """A trained demo repository with a local-directory remote committed in .dvc/config and pushed with its
-    run-cache, and its bare git origin. `left` is what `git status` showed right after `dvc repro`."""
+def upstream(tmp_path_factory, trained_demo):
+    """A trained demo repository (a copy of conftest.trained_demo) with a local-directory remote committed in
+    .dvc/config and pushed with its run-cache, and its bare git origin. `left` is what `git status` showed right
+    after `dvc repro`."""
     root = tmp_path_factory.mktemp("remote")
-    (root / "a").mkdir()
     (root / "store").mkdir()
-    project = copy_project(root / "a", demo_params(train={"epochs": 2}))
-    assert stages_run(dvc("repro", cwd=project).stdout) == STAGES
-    left = git("status", "--porcelain", "--untracked-files=all", cwd=project).splitlines()
+    assert stages_run(trained_demo.stdout) == STAGES
+    project = trained_demo.copy(root / "a")
+    left = trained_demo.status
     dvc("remote", "add", "--default", "store", str(root / "store"), cwd=project)
     commit(project, "trained")
     run(["git", "init", "-q", "--bare", "-b", "main", str(root / "origin.git")], root)
@@ -306,6 +308,10 @@ def test_an_experiment_travels_between_clones_and_the_model_is_an_artifact(upstr
     result = dvc("exp", "run", "--pull", "--allow-missing", "-S", "evaluate.misclassified=3", "-n", "shared",
                  cwd=first)
     assert stages_run(result.stdout) == {"evaluate"}, result.stdout
+    rows = list(csv.DictReader(io.StringIO(dvc("exp", "show", "--csv", cwd=first).stdout)))
+    experiment = next(row for row in rows if row["Experiment"] == "shared")  # its params and metrics, as columns
+    assert experiment["evaluate.misclassified"] == "3"
+    assert 0 <= float(experiment["accuracy"]) <= 1 and experiment["eval.loss"]
     dvc("exp", "push", "origin", "shared", cwd=first)
 
     second = clone(upstream, tmp_path / "second")
@@ -323,3 +329,4 @@ def test_an_experiment_travels_between_clones_and_the_model_is_an_artifact(upstr
     out = tmp_path / "artifact"
     dvc("artifacts", "get", str(upstream["origin"]), "imdb-sentiment", "-o", str(out), cwd=tmp_path)
     assert (out / "tf_model.h5").read_bytes() == (project / "models/model/tf_model.h5").read_bytes()
+    assert (out / "tokenization.json").is_file()

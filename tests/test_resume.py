@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from conftest import copy_project, demo_params, dvc, stage_command, subprocess_env
+from conftest import built_once, copy_built, copy_project, demo_params, dvc, stage_command, subprocess_env
 
 PARAMS = demo_params(tokenize={"chunk_size": 8}, train={"epochs": 4, "batch_size": 4, "deterministic": True})
 LIBRARIES = ["transformers", "keras_hub"]
@@ -34,13 +35,23 @@ def kill_when(process: subprocess.Popen, ready: Path, timeout: float = 300) -> N
     assert process.wait(timeout=30) == -signal.SIGKILL
 
 
+def uninterrupted_run(tmp_path_factory, library: str, backend: str) -> Path:
+    """The demo with PARAMS for `library` after one uninterrupted `dvc repro evaluate`, keras_hub on `backend`, built
+    once per session (conftest.built_once) for the resume and determinism tests of that library; copy it to
+    change it."""
+    def build(folder: Path) -> None:
+        copy_project(folder, params_for(library))
+        dvc("repro", "evaluate", cwd=folder)  # the stages up to evaluate: export plays no part in resuming
+
+    return built_once(tmp_path_factory, f"resume-{library}-{backend}", build)
+
+
 @pytest.mark.parametrize(("library", "backend"),
                          [("transformers", "tensorflow"), ("keras_hub", "tensorflow"), ("keras_hub", "jax")])
-def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, monkeypatch, library, backend):
+def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, tmp_path_factory, monkeypatch,
+                                                                   library, backend):
     monkeypatch.setenv("KERAS_BACKEND", backend)  # keras_hub's backend, in every stage the test starts
-    (tmp_path / "reference").mkdir()
-    reference = copy_project(tmp_path / "reference", params_for(library))
-    dvc("repro", cwd=reference)
+    reference = uninterrupted_run(tmp_path_factory, library, backend)
 
     (tmp_path / "killed").mkdir()
     project = copy_project(tmp_path / "killed", params_for(library))
@@ -49,7 +60,7 @@ def test_killed_training_resumes_and_ends_like_an_uninterrupted_run(tmp_path, mo
     kill_when(training, project / "models/.train_state/last_epoch/progress.json")  # epoch 1 saved: now in epoch 2
     assert not (project / "models/model").exists()
 
-    result = dvc("repro", cwd=project)
+    result = dvc("repro", "evaluate", cwd=project)
     output = result.stdout + result.stderr
     assert "resuming after epoch 1" in output, output
     assert f"model.library {library} on {backend}" in output
@@ -74,11 +85,12 @@ def test_killed_tokenize_leaves_no_partial_output(tmp_path):
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
-def test_deterministic_training_gives_an_identical_model_twice(tmp_path, library):
-    project = copy_project(tmp_path, params_for(library))
-    dvc("repro", cwd=project)
+def test_deterministic_training_gives_an_identical_model_twice(tmp_path, tmp_path_factory, monkeypatch, library):
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    monkeypatch.setenv("KERAS_BACKEND", backend)
+    project = copy_built(uninterrupted_run(tmp_path_factory, library, backend), tmp_path / "project")
     first = {path: (project / path).read_text() for path in ("dvc.lock", "metrics/train/metrics.json")}
     assert "Running stage 'train'" in dvc("repro", "--force", "--single-item", "train", cwd=project).stdout
     # Same weights, byte for byte: DVC sees models/model unchanged, so evaluate need not run again.
-    assert "Stage 'evaluate' didn't change" in dvc("repro", cwd=project).stdout
+    assert "Stage 'evaluate' didn't change" in dvc("repro", "evaluate", cwd=project).stdout
     assert {path: (project / path).read_text() for path in first} == first
