@@ -21,9 +21,10 @@ $(VENV)/dev-installed: $(VENV)/installed requirements-dev.txt
 demo: $(VENV)/installed
 	bash demo/run.sh
 
-# Two workers: much of a test's time is one core busy (imports, DVC, Python), so two keep both cores in use.
+# Two workers: much of a test's time is one core busy (imports, DVC, Python), so two keep both cores in use;
+# work stealing keeps both busy to the end, when one is left with a slow module.
 test: $(VENV)/dev-installed
-	$(BIN)/python -m pytest -n 2 --durations=15
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations=15
 
 lint: $(VENV)/dev-installed
 	$(BIN)/ruff check .

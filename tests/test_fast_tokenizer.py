@@ -78,6 +78,6 @@ def test_the_token_cache_is_byte_identical_with_either_tokenizer(tmp_path, monke
     monkeypatch.setattr(tokenize, "load_tokenize_tokenizer", load_tokenizer)
     tokenize.main()
     light = sorted(path.relative_to(project / "light") for path in (project / "light").rglob("*") if path.is_file())
-    assert len(light) == 10  # 3 arrays for each of 3 splits, and meta.json
+    assert len(light) == 12  # 3 arrays for each of 3 splits, train's full content ids and offsets, meta.json
     for name in light:
         assert (project / "light" / name).read_bytes() == (project / "data/tokens" / name).read_bytes(), name

@@ -78,7 +78,7 @@ def test_the_details_file_holds_every_figure(project):
     evaluation = json.loads((project / "metrics/eval.json").read_text())
     assert set(details) == HEADLINE | {"precision", "recall", "f1_ci_low", "f1_ci_high", "macro_precision",
                                        "macro_recall", "macro_f1", "roc_auc_ci_low", "roc_auc_ci_high", "per_class",
-                                       "slices", "temperature_scaled", "threshold"}
+                                       "slices", "temperature_scaled", "threshold", "scoring_precision"}
     assert {key: details[key] for key in evaluation} == evaluation
     assert sum(part["count"] for part in details["slices"].values()) == details["examples"]
     assert sum(part["support"] for part in details["per_class"].values()) == details["examples"]
